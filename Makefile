@@ -1,0 +1,51 @@
+# Eventide: `make dev` runs it, `make test` proves it.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export DJANGO_SETTINGS_MODULE ?= core.settings
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide
+
+.PHONY: dev test lint format install redis migrate lock clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+redis: install
+	@$(PY) scripts/ensure_redis.py
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+dev: export DJANGO_DEBUG ?= true
+dev: install redis migrate
+	$(PY) manage.py setup_event_lifecycle_tasks
+	$(PY) manage.py load_demo_events
+	@echo "Site http://127.0.0.1:8000/  admin http://127.0.0.1:8000/admin/  (login demo / demo-password)"
+	$(BIN)/honcho start
+
+test: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/mypy .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Regenerate the pinned files after editing pyproject.toml.
+lock: install
+	$(BIN)/pip-compile -q --strip-extras --no-header -o requirements.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --extra dev -o requirements-dev.txt pyproject.toml
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""What happens after a transition commits: live pushes and the next wake-up.
+
+Called by `lifecycle` inside the transaction; the work runs only once it has committed, so a
+socket or a task never sees a change that was rolled back, and a failure here never undoes one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from apps.events.lifecycle import Transition
+
+logger = logging.getLogger(__name__)
+
+
+def announce_after_commit(changes: Sequence[Transition]) -> None:
+    if changes:
+        transaction.on_commit(lambda: announce(list(changes)))
+
+
+def announce(changes: list[Transition]) -> None:
+    """Push the changes to connected clients. Never raises: the transitions are already saved."""
+    try:
+        from apps.events import realtime
+
+        realtime.publish_transitions(changes)
+    except Exception:
+        logger.warning("live push of %d status changes failed", len(changes), exc_info=True)

@@ -1,0 +1,136 @@
+"""Events, who takes part, and the audit trail of every status change (CONTRACT §2)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+
+class Event(models.Model):
+    class EventStatus(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"
+        CONFIRMED = "CONFIRMED", "Confirmed"
+        ONGOING = "ONGOING", "Ongoing"
+        COMPLETED = "COMPLETED", "Completed"
+        CANCELLED = "CANCELLED", "Cancelled"
+        ARCHIVED = "ARCHIVED", "Archived"
+
+    # Statuses a running event can be in; the sweeps and the discovery list look only at these.
+    ACTIVE_STATUSES = (EventStatus.CONFIRMED, EventStatus.ONGOING)
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    venue = models.CharField(max_length=200, blank=True, default="")
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organized_events"
+    )
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField(null=True, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT, db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Participation", related_name="joined_events"
+    )
+
+    class Meta:
+        ordering = ("start_date", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gt=F("start_date")),
+                name="event_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=1),
+                name="event_capacity_positive",
+            ),
+        ]
+        indexes = [
+            # complete_ended(): `status IN (CONFIRMED, ONGOING) AND end_date < now`.
+            models.Index(
+                fields=["end_date"],
+                name="event_active_end_idx",
+                condition=Q(status__in=["CONFIRMED", "ONGOING"]),
+            ),
+            # start_started(): `status = CONFIRMED AND start_date <= now`.
+            models.Index(
+                fields=["start_date"],
+                name="event_confirmed_start_idx",
+                condition=Q(status="CONFIRMED"),
+            ),
+            # archive_completed(): `status = COMPLETED AND end_date < cutoff`.
+            models.Index(
+                fields=["end_date"],
+                name="event_completed_end_idx",
+                condition=Q(status="COMPLETED"),
+            ),
+            # Discovery list: active events ordered by (start_date, id), cursor-paginated.
+            models.Index(
+                fields=["start_date", "id"],
+                name="event_discovery_idx",
+                condition=Q(status__in=["CONFIRMED", "ONGOING"]),
+            ),
+            models.Index(fields=["organizer", "start_date", "id"], name="event_organizer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+    def clean(self) -> None:
+        if self.end_date is not None and self.start_date and self.end_date <= self.start_date:
+            raise ValidationError({"end_date": "end_date must be after start_date."})
+
+
+class Participation(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="participation_once"),
+        ]
+        indexes = [models.Index(fields=["user", "event"], name="participation_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.event_id}"
+
+
+class EventStatusChange(models.Model):
+    """One row per transition, whoever made it: the audit trail."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        TASK = "task", "Task"
+        WEB = "web", "Web page"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=Event.EventStatus.choices)
+    to_status = models.CharField(max_length=16, choices=Event.EventStatus.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(max_length=8, choices=Source.choices)
+
+    class Meta:
+        ordering = ("at", "id")
+        indexes = [models.Index(fields=["event", "at", "id"], name="statuschange_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"

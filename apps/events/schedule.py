@@ -1,0 +1,42 @@
+"""The periodic tasks, declared once: `setup_event_lifecycle_tasks` loads this list into beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PeriodicSpec:
+    name: str
+    task: str
+    every_seconds: int | None = None
+    crontab: dict[str, str] | None = None
+    description: str = ""
+
+
+PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
+    PeriodicSpec(
+        name="Mark Ended Events as Completed",
+        task="events.mark_ended_events_as_completed",
+        every_seconds=5 * 60,
+        description="The seed's sweep: ended CONFIRMED/ONGOING events become COMPLETED.",
+    ),
+    PeriodicSpec(
+        name="Mark Started Events as Ongoing",
+        task="events.mark_started_events_as_ongoing",
+        every_seconds=60,
+        description="Started CONFIRMED events become ONGOING.",
+    ),
+    PeriodicSpec(
+        name="Archive Old Completed Events",
+        task="events.archive_old_completed_events",
+        crontab={"minute": "30", "hour": "3"},
+        description="COMPLETED events older than ARCHIVE_AFTER_DAYS become ARCHIVED.",
+    ),
+    PeriodicSpec(
+        name="Clean Up Old Task Results",
+        task="celery.backend_cleanup",
+        crontab={"minute": "0", "hour": "4"},
+        description="Deletes task results older than CELERY_RESULT_EXPIRES.",
+    ),
+)

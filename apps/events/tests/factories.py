@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from apps.events.models import Event, Participation
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    title = factory.Sequence(lambda n: f"Event {n}")
+    organizer = factory.SubFactory(UserFactory)
+    start_date = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    end_date = factory.LazyAttribute(lambda e: e.start_date + timedelta(hours=2))
+    status = Event.EventStatus.CONFIRMED
+
+
+class ParticipationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participation
+
+    event = factory.SubFactory(EventFactory)
+    user = factory.SubFactory(UserFactory)
