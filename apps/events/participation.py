@@ -1,0 +1,42 @@
+"""Joining and leaving events: idempotent, only while the event is open, within capacity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from apps.events.models import Event, Participation
+
+
+class ParticipationRefused(Exception):
+    """Joining or leaving is not possible now (409 in the API)."""
+
+
+def join(event_id: int, user: Any) -> Participation:
+    """Join a CONFIRMED or ONGOING event; joining twice returns the existing participation."""
+    with transaction.atomic():
+        # Lock the event row so two last-seat joins cannot both pass the capacity check.
+        event = Event.objects.select_for_update().get(pk=event_id)
+        existing = Participation.objects.filter(event=event, user=user).first()
+        if existing is not None:
+            return existing
+        if event.status not in Event.ACTIVE_STATUSES:
+            raise ParticipationRefused(f"Event is {event.status}; only open events can be joined.")
+        if event.capacity is not None and event.participations.count() >= event.capacity:
+            raise ParticipationRefused("Event is full.")
+        try:
+            with transaction.atomic():
+                return Participation.objects.create(event=event, user=user)
+        except IntegrityError:
+            return Participation.objects.get(event=event, user=user)
+
+
+def leave(event_id: int, user: Any) -> bool:
+    """Leave a CONFIRMED or ONGOING event; returns whether a participation was removed."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event_id)
+        if event.status not in Event.ACTIVE_STATUSES:
+            raise ParticipationRefused(f"Event is {event.status}; only open events can be left.")
+        deleted, _ = Participation.objects.filter(event=event, user=user).delete()
+    return deleted > 0

@@ -1,0 +1,65 @@
+"""Read queries: who may see which events (CONTRACT §4). Views, consumers and pages use these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from apps.events.models import Event
+
+Status = Event.EventStatus
+
+
+def with_counts(queryset: QuerySet[Event]) -> QuerySet[Event]:
+    """Organizer and participant_count in the same query, whatever the page size."""
+    return queryset.select_related("organizer").annotate(
+        participant_count=Count("participations", distinct=True)
+    )
+
+
+def discoverable() -> QuerySet[Event]:
+    """Public discovery: CONFIRMED and ONGOING only (COMPLETED leaves discovery)."""
+    return Event.objects.filter(status__in=Event.ACTIVE_STATUSES).order_by("start_date", "id")
+
+
+def visible_to(user: Any) -> QuerySet[Event]:
+    """Events reachable by direct URL: every status except someone else's DRAFT."""
+    visible = ~Q(status=Status.DRAFT)
+    if user is not None and user.is_authenticated:
+        visible |= Q(organizer=user)
+    return Event.objects.filter(visible)
+
+
+def can_see(user: Any, event: Event) -> bool:
+    if event.status != Status.DRAFT:
+        return True
+    return bool(user is not None and user.is_authenticated and event.organizer_id == user.pk)
+
+
+def mine(
+    user: Any,
+    *,
+    include_completed: bool = True,
+    statuses: list[str] | None = None,
+    role: str | None = None,
+) -> QuerySet[Event]:
+    """Events the user organizes or joined; COMPLETED included unless asked otherwise.
+
+    ARCHIVED events appear only when `statuses` asks for them.
+    """
+    organizes = Q(organizer=user)
+    joined = Q(id__in=user.participations.values("event_id"))
+    if role == "organizer":
+        queryset = Event.objects.filter(organizes)
+    elif role == "participant":
+        queryset = Event.objects.filter(joined)
+    else:
+        queryset = Event.objects.filter(organizes | joined)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    else:
+        queryset = queryset.exclude(status=Status.ARCHIVED)
+    if not include_completed:
+        queryset = queryset.exclude(status=Status.COMPLETED)
+    return queryset.order_by("start_date", "id")
