@@ -9,6 +9,16 @@ import pytest
 from tests.support import processes
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.exit(
+            "The suite runs against PostgreSQL: use `make test`, or set DATABASE_URL=postgres://...",
+            returncode=2,
+        )
+
+
 @pytest.fixture
 def purged_broker() -> None:
     """An empty broker queue, so no message left by an earlier run reaches this test's worker."""

@@ -222,7 +222,7 @@ def complete_ended(at: datetime | None = None) -> list[Transition]:
 
 
 def start_started(at: datetime | None = None) -> list[Transition]:
-    """CONFIRMED events that have started → ONGOING; those already ended go straight to COMPLETED."""
+    """Started CONFIRMED events → ONGOING; those already over go straight to COMPLETED."""
     at = at or now()
     with transaction.atomic():
         completed = complete_ended(at)

@@ -8,15 +8,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError
+from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from apps.events import lifecycle
 
 logger = logging.getLogger(__name__)
 
-# Database or broker trouble is worth retrying; the sweeps are idempotent, so a retry is safe.
-RETRY_ON = (DatabaseError, InterfaceError, BrokerError, ConnectionError)
+# Transient database or broker trouble is worth retrying (the sweeps are idempotent, a retry is
+# safe); a programming or integrity error is not, it would fail the same way three more times.
+RETRY_ON = (OperationalError, InterfaceError, BrokerError, ConnectionError, TimeoutError)
 RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": RETRY_ON,
     "max_retries": 3,

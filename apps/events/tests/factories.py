@@ -3,15 +3,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import factory
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.events.models import Event, Participation
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
@@ -19,7 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -30,7 +30,7 @@ class EventFactory(factory.django.DjangoModelFactory):
     status = Event.EventStatus.CONFIRMED
 
 
-class ParticipationFactory(factory.django.DjangoModelFactory):
+class ParticipationFactory(factory.django.DjangoModelFactory[Participation]):
     class Meta:
         model = Participation
 

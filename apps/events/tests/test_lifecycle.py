@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def ended(status: str = Status.CONFIRMED, ago: timedelta = timedelta(minutes=1)) -> Event:
     end = NOW - ago
-    return EventFactory(status=status, start_date=end - timedelta(hours=2), end_date=end)
+    return EventFactory.create(status=status, start_date=end - timedelta(hours=2), end_date=end)
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +55,15 @@ def test_ended_ongoing_event_becomes_completed() -> None:
 
 
 def test_events_not_due_are_untouched() -> None:
-    future = EventFactory(start_date=NOW + timedelta(hours=1), end_date=NOW + timedelta(hours=2))
+    future = EventFactory.create(
+        start_date=NOW + timedelta(hours=1), end_date=NOW + timedelta(hours=2)
+    )
     draft = ended(Status.DRAFT)
     cancelled = ended(Status.CANCELLED)
-    no_end = EventFactory(status=Status.ONGOING, start_date=NOW - timedelta(days=3), end_date=None)
-    ends_now = EventFactory(
+    no_end = EventFactory.create(
+        status=Status.ONGOING, start_date=NOW - timedelta(days=3), end_date=None
+    )
+    ends_now = EventFactory.create(
         status=Status.ONGOING, start_date=NOW - timedelta(hours=1), end_date=NOW
     )
 
@@ -75,7 +79,9 @@ def test_events_not_due_are_untouched() -> None:
 
 
 def test_event_ending_exactly_now_completes_a_microsecond_later(frozen_clock) -> None:
-    event = EventFactory(status=Status.ONGOING, start_date=NOW - timedelta(hours=1), end_date=NOW)
+    event = EventFactory.create(
+        status=Status.ONGOING, start_date=NOW - timedelta(hours=1), end_date=NOW
+    )
     assert lifecycle.complete_ended() == []
     frozen_clock.shift(timedelta(microseconds=1))
     assert [c.event_id for c in lifecycle.complete_ended()] == [event.pk]
@@ -108,10 +114,12 @@ def test_sweep_writes_one_audit_row_per_event() -> None:
 def test_event_ending_in_the_repeated_october_hour_completes_at_the_right_instant(
     frozen_clock, fold: int
 ) -> None:
-    # 2026-10-25: London clocks go back at 02:00 BST, so 01:00–02:00 happens twice.
+    # 2026-10-25: London clocks go back at 02:00 BST, so 01:00-02:00 happens twice.
     # Arithmetic in UTC: adding a timedelta to a London datetime is wall-clock arithmetic.
     end = datetime(2026, 10, 25, 1, 30, fold=fold, tzinfo=LONDON).astimezone(UTC)
-    event = EventFactory(status=Status.ONGOING, start_date=end - timedelta(hours=3), end_date=end)
+    event = EventFactory.create(
+        status=Status.ONGOING, start_date=end - timedelta(hours=3), end_date=end
+    )
     assert Event.objects.get(pk=event.pk).end_date == end
     assert end == datetime(2026, 10, 25, fold, 30, tzinfo=UTC)
 
@@ -128,7 +136,9 @@ def test_event_ending_in_the_repeated_october_hour_completes_at_the_right_instan
 def test_event_ending_just_after_the_skipped_march_hour(frozen_clock) -> None:
     # 2026-03-29: 01:00 GMT jumps to 02:00 BST; 01:59 GMT and 02:00 BST are one minute apart.
     end = datetime(2026, 3, 29, 2, 0, tzinfo=LONDON)
-    event = EventFactory(status=Status.ONGOING, start_date=end - timedelta(hours=3), end_date=end)
+    event = EventFactory.create(
+        status=Status.ONGOING, start_date=end - timedelta(hours=3), end_date=end
+    )
     frozen_clock.move_to(datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC))
     assert lifecycle.complete_ended() == []
     frozen_clock.move_to(datetime(2026, 3, 29, 1, 0, 1, tzinfo=UTC))
@@ -139,7 +149,7 @@ def test_event_ending_just_after_the_skipped_march_hour(frozen_clock) -> None:
 def test_sweep_query_count_does_not_depend_on_how_many_are_due(
     django_assert_max_num_queries, due: int
 ) -> None:
-    organizer = UserFactory()
+    organizer = UserFactory.create()
     Event.objects.bulk_create(
         Event(
             title=f"e{i}",
@@ -156,8 +166,12 @@ def test_sweep_query_count_does_not_depend_on_how_many_are_due(
 
 
 def test_started_confirmed_event_becomes_ongoing() -> None:
-    event = EventFactory(start_date=NOW - timedelta(minutes=1), end_date=NOW + timedelta(hours=1))
-    later = EventFactory(start_date=NOW + timedelta(minutes=1), end_date=NOW + timedelta(hours=1))
+    event = EventFactory.create(
+        start_date=NOW - timedelta(minutes=1), end_date=NOW + timedelta(hours=1)
+    )
+    later = EventFactory.create(
+        start_date=NOW + timedelta(minutes=1), end_date=NOW + timedelta(hours=1)
+    )
     changes = lifecycle.start_started()
     assert [(c.event_id, c.from_status, c.to_status) for c in changes] == [
         (event.pk, Status.CONFIRMED, Status.ONGOING)
@@ -187,7 +201,7 @@ def test_old_completed_event_is_archived(settings) -> None:
 
 class TestManualTransitions:
     def test_organizer_confirms_a_future_draft(self) -> None:
-        event = EventFactory(status=Status.DRAFT)
+        event = EventFactory.create(status=Status.DRAFT)
         lifecycle.confirm(event.pk, actor=event.organizer)
         assert statuses(event) == [Status.CONFIRMED]
         change = EventStatusChange.objects.get()
@@ -199,25 +213,25 @@ class TestManualTransitions:
         )
 
     def test_draft_that_already_started_cannot_be_confirmed(self) -> None:
-        event = EventFactory(status=Status.DRAFT, start_date=NOW - timedelta(minutes=1))
+        event = EventFactory.create(status=Status.DRAFT, start_date=NOW - timedelta(minutes=1))
         with pytest.raises(lifecycle.InvalidTransition, match="future"):
             lifecycle.confirm(event.pk)
         assert statuses(event) == [Status.DRAFT]
 
     def test_complete_before_start_is_refused(self) -> None:
-        event = EventFactory(status=Status.CONFIRMED)
+        event = EventFactory.create(status=Status.CONFIRMED)
         with pytest.raises(lifecycle.InvalidTransition, match="not started"):
             lifecycle.complete(event.pk)
 
     def test_organizer_completes_a_started_event(self) -> None:
-        event = EventFactory(status=Status.ONGOING, start_date=NOW - timedelta(hours=1))
+        event = EventFactory.create(status=Status.ONGOING, start_date=NOW - timedelta(hours=1))
         lifecycle.complete(event.pk)
         event.refresh_from_db()
         assert (event.status, event.completed_at) == (Status.COMPLETED, NOW)
 
     @pytest.mark.parametrize("status", [Status.DRAFT, Status.CONFIRMED, Status.ONGOING])
     def test_cancel_from_any_open_status(self, status: str) -> None:
-        event = EventFactory(status=status)
+        event = EventFactory.create(status=status)
         lifecycle.cancel(event.pk)
         assert statuses(event) == [Status.CANCELLED]
 
@@ -246,7 +260,7 @@ class TestManualTransitions:
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_sweeps_complete_each_event_exactly_once() -> None:
     assert connection.vendor == "postgresql"
-    organizer = UserFactory()
+    organizer = UserFactory.create()
     Event.objects.bulk_create(
         Event(
             title=f"e{i}",

@@ -63,6 +63,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(events)} demo events for user '{DEMO_USERNAME}' (password '{DEMO_PASSWORD}')."
+                f"{len(events)} demo events for user '{DEMO_USERNAME}' "
+                f"(password '{DEMO_PASSWORD}')."
             )
         )

@@ -58,6 +58,7 @@ class Command(BaseCommand):
         unchanged = len(PERIODIC_TASKS) - len(changes)
         self.stdout.write(
             self.style.SUCCESS(
-                f"{len(changes)} periodic task(s) created or updated, {unchanged} already up to date."
+                f"{len(changes)} periodic task(s) created or updated, "
+                f"{unchanged} already up to date."
             )
         )
