@@ -23,7 +23,9 @@ def setup_django() -> None:
 
     parts = urlsplit(BENCH_DATABASE_URL)
     name = parts.path.lstrip("/")
-    admin_url = urlunsplit((parts.scheme.replace("postgres", "postgresql"), parts.netloc, "/postgres", "", ""))
+    admin_url = urlunsplit(
+        (parts.scheme.replace("postgres", "postgresql"), parts.netloc, "/postgres", "", "")
+    )
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -73,9 +75,9 @@ def write_table(figures: list[Figure], path: str, extra_sections: list[str]) -> 
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (sizes below; `make bench-smoke` runs the same code at tiny sizes in",
-        "CI). Every figure is a median of repeated runs, and where a baseline makes sense it is",
-        "measured in the same run, alternating with ours, so the ratio holds on a noisy machine.",
+        "Written by `make bench` (`make bench-smoke` runs the same code at tiny sizes in CI).",
+        "Every figure is a median of repeated runs; where a baseline makes sense it is measured",
+        "in the same run, alternating with ours, so the ratio holds on a noisy machine.",
         "",
         "| figure | ours | baseline (same run) | ratio | target | met | machine | date |",
         "|---|---|---|---|---|---|---|---|",

@@ -41,7 +41,9 @@ def load_events(total: int, due: int, now: object) -> None:
         cursor.execute(
             "TRUNCATE events_event, events_participation, events_eventstatuschange CASCADE"
         )
-        cursor.execute(LOAD_SQL, {"organizer": bench_user().pk, "due": due, "total": total, "now": now})
+        cursor.execute(
+            LOAD_SQL, {"organizer": bench_user().pk, "due": due, "total": total, "now": now}
+        )
     vacuum()
 
 

@@ -9,10 +9,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Figure, setup_django  # noqa: E402
+from bench.common import Figure, setup_django
 
 SIZES = {
-    "full": {"total": 1_000_000, "due": 100_000, "repeat": 5, "growth": [10_000, 100_000, 1_000_000]},
+    "full": {
+        "total": 1_000_000,
+        "due": 100_000,
+        "repeat": 5,
+        "growth": [10_000, 100_000, 1_000_000],
+    },
     "smoke": {"total": 2_000, "due": 200, "repeat": 2, "growth": [1_000, 2_000]},
 }
 
@@ -50,7 +55,8 @@ def main() -> None:
         "| events | due | ours | raw UPDATE | ratio |",
         "|---|---|---|---|---|",
         *(
-            f"| {total:,} | {due:,} | {ours * 1000:.0f} ms | {raw * 1000:.0f} ms | {ours / raw:.2f}× |"
+            f"| {total:,} | {due:,} | {ours * 1000:.0f} ms | {raw * 1000:.0f} ms "
+            f"| {ours / raw:.2f}× |"
             for total, due, ours, raw in rows
         ),
         "",

@@ -41,7 +41,9 @@ def our_sweep_with_pushes(at: datetime) -> int:
     return len(changes)
 
 
-def sweep_vs_raw(total: int, due: int, repeat: int, now: datetime) -> tuple[Figure, dict[str, float]]:
+def sweep_vs_raw(
+    total: int, due: int, repeat: int, now: datetime
+) -> tuple[Figure, dict[str, float]]:
     load_events(total, due, now)
     ours_times, raw_times = [], []
     for _ in range(repeat):
