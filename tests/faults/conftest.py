@@ -33,10 +33,8 @@ def db_proxy(transactional_db: None) -> Iterator[TcpProxy]:
 def fault_env(redis_server: RedisServer, db_proxy: TcpProxy) -> dict[str, str]:
     """Environment of the worker/beat under test: private Redis, database through the proxy."""
     direct = processes.test_database_url()
-    through_proxy = direct.replace(
-        f"@{connection.settings_dict['HOST'] or '127.0.0.1'}:{connection.settings_dict['PORT'] or 5432}/",
-        f"@127.0.0.1:{db_proxy.port}/",
-    )
+    host, port = db_proxy.target
+    through_proxy = direct.replace(f"@{host}:{port}/", f"@127.0.0.1:{db_proxy.port}/")
     assert through_proxy != direct
     return processes.child_env(
         DATABASE_URL=through_proxy,
