@@ -114,6 +114,12 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1))
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="django-db")
 CELERY_RESULT_EXTENDED = True
+# Writing a task state while the database is down waits and retries (core/results.py).
+# Backoff from 0.5 s up to 5 s (jittered), 40 times: about two minutes of database outage.
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 40
+CELERY_RESULT_BACKEND_BASE_SLEEP_BETWEEN_RETRIES_MS = 500
+CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 5000
 CELERY_TIMEZONE = "Europe/London"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_TRACK_STARTED = True
