@@ -78,6 +78,7 @@ class TestReminderRules:
         reminders.send_due()
 
         [message] = mail.outbox
+        assert isinstance(message, mail.EmailMultiAlternatives)
         assert "Harbour walk" in message.subject
         assert "Harbour walk" in message.body and "Pier 4" in message.body
         [(html, mimetype)] = message.alternatives
