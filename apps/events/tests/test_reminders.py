@@ -82,7 +82,7 @@ class TestReminderRules:
         assert "Harbour walk" in message.subject
         assert "Harbour walk" in message.body and "Pier 4" in message.body
         [(html, mimetype)] = message.alternatives
-        assert mimetype == "text/html" and "<strong>Harbour walk</strong>" in html
+        assert mimetype == "text/html" and "<strong>Harbour walk</strong>" in str(html)
         [(filename, ics, ics_type)] = message.attachments
         assert (filename, ics_type) == (f"event-{event.pk}.ics", "text/calendar")
         entry = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
