@@ -64,7 +64,10 @@ return 0
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # Short timeouts: a hung Redis must not hold up the request or task that made a change.
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
+    )
 
 
 def _stamp(moment: datetime) -> str:
