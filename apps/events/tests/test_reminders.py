@@ -250,6 +250,34 @@ def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(clock, monkeyp
     assert len(set(reminded())) == 2
 
 
+class Crash(BaseException):
+    """The process dying: not an error any code handles."""
+
+
+@pytest.mark.django_db
+def test_crash_after_the_backend_accepted_but_before_commit_resends_with_the_same_message_id(
+    clock, monkeypatch
+) -> None:
+    # The one window the guarantee leaves open, shown rather than hidden: at-least-once there.
+    ParticipationFactory(event=event_starting_in(timedelta(hours=1)))
+    from django.core.mail.backends.locmem import EmailBackend
+
+    real_send = EmailBackend.send_messages
+
+    def accepted_then_crash(self, messages):
+        real_send(self, messages)
+        raise Crash
+
+    monkeypatch.setattr(EmailBackend, "send_messages", accepted_then_crash)
+    with pytest.raises(Crash):
+        reminders.send_due()
+    assert Reminder.objects.get().sent_at is None  # rolled back, so not lost
+    monkeypatch.setattr(EmailBackend, "send_messages", real_send)
+    assert reminders.send_due() == 1
+    first, second = mail.outbox
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]
+
+
 # --- real worker processes -----------------------------------------------------------------------
 
 SENDER_TASK = "events.send_event_reminder_emails"
