@@ -153,6 +153,9 @@ REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Eventide <noreply@eventide.local>")
+# A dotted backend path overrides EMAIL_URL's backend (the reminder crash tests use a slow one).
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
 
 # --- REST framework ---
 REST_FRAMEWORK = {

@@ -31,3 +31,19 @@ def announce(changes: list[Transition]) -> None:
         realtime.publish_transitions(changes)
     except Exception:
         logger.warning("live push of %d status changes failed", len(changes), exc_info=True)
+    reschedule()
+
+
+def reschedule_after_commit() -> None:
+    """Call when an event's dates change outside `lifecycle` (edits) or someone joins."""
+    transaction.on_commit(reschedule)
+
+
+def reschedule() -> None:
+    """Schedule the next wake-up. Never raises: the periodic sweeps are the safety net."""
+    try:
+        from apps.events import wakeup
+
+        wakeup.schedule_next()
+    except Exception:
+        logger.warning("scheduling the next wake-up failed", exc_info=True)

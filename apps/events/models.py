@@ -153,3 +153,31 @@ class EventStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Reminder(models.Model):
+    """The one reminder email of a participant for an event (CONTRACT §3).
+
+    Rows are created by the reminder sweep when the event enters its reminder window; `sent_at`
+    is written in the same transaction that hands the email to the backend (see `reminders`).
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="reminders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="reminder_once"),
+        ]
+        indexes = [
+            # The sender's claim: unsent rows, in id order.
+            models.Index(
+                fields=["id"], name="reminder_pending_idx", condition=Q(sent_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = f"sent {self.sent_at:%Y-%m-%d %H:%M}" if self.sent_at else "pending"
+        return f"reminder of {self.user_id} for {self.event_id} ({state})"

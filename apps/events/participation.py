@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from apps.events import effects
 from apps.events.models import Event, Participation
 
 
@@ -25,6 +26,9 @@ def join(event_id: int, user: Any) -> Participation:
             raise ParticipationRefused(f"Event is {event.status}; only open events can be joined.")
         if event.capacity is not None and event.participations.count() >= event.capacity:
             raise ParticipationRefused("Event is full.")
+        if event.status == Event.EventStatus.CONFIRMED:
+            # A new participant may be due a reminder now, or bring the next one forward.
+            effects.reschedule_after_commit()
         try:
             with transaction.atomic():
                 return Participation.objects.create(event=event, user=user)

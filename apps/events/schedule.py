@@ -34,6 +34,12 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         description="COMPLETED events older than ARCHIVE_AFTER_DAYS become ARCHIVED.",
     ),
     PeriodicSpec(
+        name="Send Event Reminder Emails",
+        task="events.send_event_reminder_emails",
+        every_seconds=5 * 60,
+        description="One reminder email per participant, REMINDER_LEAD_HOURS before the start.",
+    ),
+    PeriodicSpec(
         name="Clean Up Old Task Results",
         task="celery.backend_cleanup",
         crontab={"minute": "0", "hour": "4"},

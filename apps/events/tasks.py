@@ -11,7 +11,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from apps.events import lifecycle
+from apps.events import effects, lifecycle, reminders, wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,34 @@ def run_logged(task: Any, work: Callable[[], Sequence[object] | int]) -> int:
 @shared_task(bind=True, name="events.mark_ended_events_as_completed", **RETRY_OPTIONS)
 def mark_ended_events_as_completed(self: Any) -> int:
     """CONFIRMED/ONGOING events whose end_date has passed → COMPLETED; returns how many."""
-    return run_logged(self, lifecycle.complete_ended)
+    count = run_logged(self, lifecycle.complete_ended)
+    effects.reschedule()
+    return count
 
 
 @shared_task(bind=True, name="events.mark_started_events_as_ongoing", **RETRY_OPTIONS)
 def mark_started_events_as_ongoing(self: Any) -> int:
     """CONFIRMED events that have started → ONGOING (or COMPLETED if already over)."""
-    return run_logged(self, lifecycle.start_started)
+    count = run_logged(self, lifecycle.start_started)
+    effects.reschedule()
+    return count
 
 
 @shared_task(bind=True, name="events.archive_old_completed_events", **RETRY_OPTIONS)
 def archive_old_completed_events(self: Any) -> int:
     """COMPLETED events older than ARCHIVE_AFTER_DAYS → ARCHIVED; returns how many."""
     return run_logged(self, lifecycle.archive_completed)
+
+
+@shared_task(bind=True, name="events.send_event_reminder_emails", **RETRY_OPTIONS)
+def send_event_reminder_emails(self: Any) -> int:
+    """One reminder per participant, REMINDER_LEAD_HOURS before the start; returns emails sent."""
+    count = run_logged(self, reminders.send_due)
+    effects.reschedule()
+    return count
+
+
+@shared_task(bind=True, name="events.wake_up", **RETRY_OPTIONS)
+def wake_up(self: Any, wake_at: str | None = None) -> int:
+    """Run the sweeps due at `wake_at` and schedule the next wake-up (see `wakeup`)."""
+    return run_logged(self, lambda: wakeup.run(wake_at))

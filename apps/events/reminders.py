@@ -1,0 +1,210 @@
+"""Reminder emails: one per participant and event, REMINDER_LEAD_HOURS before the start.
+
+Rows are created lazily: each run inserts a `Reminder` for every participation of an event that
+has entered its reminder window (one INSERT ... SELECT ... ON CONFLICT DO NOTHING), so joining
+after the window opened still gets one, and nothing needs to happen at join time.
+
+Sending, and the guarantee it gives. Each email is its own short transaction:
+
+    claim the row (SELECT ... FOR UPDATE SKIP LOCKED, still unsent, still due)
+    UPDATE sent_at                 -- not yet visible to anyone
+    hand the email to the backend  -- SMTP "250 OK", or the file written and flushed
+    COMMIT
+
+* Two senders never send the same row: the row lock is held from claim to commit, and a
+  sender that reaches a row after the commit no longer sees it as unsent.
+* A crash (worker SIGKILLed, connection lost) before the backend accepted the email rolls the
+  transaction back: PostgreSQL releases the lock with the connection and the next run sends it.
+  Nothing is lost, and nothing is waiting for a lease to expire.
+* The one window left is between the backend accepting the email and PostgreSQL receiving the
+  COMMIT, a few Python statements long; a crash exactly there sends that one email again on
+  the next run (at-least-once, never lost). Its Message-ID is derived from the row, so the
+  duplicate is recognisable and most mail systems collapse it. Claiming many rows per
+  transaction would widen that window to the whole batch, which is why the claim is per row.
+* A failed send (backend error) rolls back too; the row is retried by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from smtplib import SMTPException
+from typing import Any
+
+import icalendar
+from django.conf import settings
+from django.core import mail
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, Min, OuterRef, QuerySet, Value
+from django.template.loader import render_to_string
+
+from apps.events import lifecycle
+from apps.events.models import Event, Participation, Reminder
+
+logger = logging.getLogger(__name__)
+
+Status = Event.EventStatus
+
+
+class NotSent(Exception):
+    """The email backend accepted none of the messages handed to it."""
+
+
+def lead_time() -> timedelta:
+    return timedelta(hours=settings.REMINDER_LEAD_HOURS)
+
+
+def due_participations(at: datetime) -> QuerySet[Participation]:
+    """Participations whose event is CONFIRMED and starts within the lead time after `at`."""
+    return (
+        Participation.objects.filter(
+            event__status=Status.CONFIRMED,
+            event__start_date__gt=at,
+            event__start_date__lte=at + lead_time(),
+        )
+        .exclude(user__email="")
+        .order_by()
+    )
+
+
+def _reminder_exists() -> Exists:
+    return Exists(
+        Reminder.objects.filter(event_id=OuterRef("event_id"), user_id=OuterRef("user_id"))
+    )
+
+
+def pending(at: datetime) -> QuerySet[Reminder]:
+    """Unsent reminders that are still due: event still CONFIRMED, in its window, user still in."""
+    still_joined = Exists(
+        Participation.objects.filter(event_id=OuterRef("event_id"), user_id=OuterRef("user_id"))
+    )
+    return Reminder.objects.filter(
+        still_joined,
+        sent_at__isnull=True,
+        event__status=Status.CONFIRMED,
+        event__start_date__gt=at,
+        event__start_date__lte=at + lead_time(),
+    )
+
+
+def create_due(at: datetime | None = None) -> int:
+    """Create the missing reminder rows of every due participation, in one statement."""
+    at = at or lifecycle.now()
+    select_sql, params = (
+        due_participations(at)
+        .annotate(created=Value(at, output_field=DateTimeField()))
+        .values_list("event_id", "user_id", "created")
+        .query.sql_with_params()
+    )
+    table = Reminder._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, user_id, created_at) {select_sql} "
+            "ON CONFLICT (event_id, user_id) DO NOTHING",
+            params,
+        )
+        return max(cursor.rowcount, 0)
+
+
+def next_due(at: datetime) -> datetime | None:
+    """When reminders are next due: `at` if a due participation has no row yet, else the moment
+    the next event with participants enters its window."""
+    if due_participations(at).filter(~_reminder_exists()).exists():
+        return at
+    with_participants = Exists(
+        Participation.objects.filter(event_id=OuterRef("pk")).exclude(user__email="")
+    )
+    first_start = Event.objects.filter(
+        with_participants, status=Status.CONFIRMED, start_date__gt=at + lead_time()
+    ).aggregate(first=Min("start_date"))["first"]
+    return first_start - lead_time() if first_start else None
+
+
+def send_due(at: datetime | None = None) -> int:
+    """Create the due rows, then send every pending reminder once; returns the emails sent."""
+    at = at or lifecycle.now()
+    create_due(at)
+    sent = 0
+    last_id = 0
+    with mail.get_connection() as backend:
+        while (outcome := _send_next(backend, at, after_id=last_id)) is not None:
+            last_id, delivered = outcome
+            sent += delivered
+    return sent
+
+
+def _send_next(backend: Any, at: datetime, *, after_id: int) -> tuple[int, bool] | None:
+    """Claim, mark and send the next pending reminder after `after_id` in one transaction.
+
+    Returns (reminder id, whether it was sent), or None when no pending reminder is left.
+    Rows locked by another sender are skipped: that sender owns them.
+    """
+    reminder_id = None
+    try:
+        with transaction.atomic():
+            reminder = (
+                pending(at)
+                .filter(id__gt=after_id)
+                .select_related("event", "user")
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("id")
+                .first()
+            )
+            if reminder is None:
+                return None
+            reminder_id = reminder.pk
+            message = build_message(reminder, backend)
+            Reminder.objects.filter(pk=reminder.pk).update(sent_at=lifecycle.now())
+            if backend.send_messages([message]) != 1:
+                raise NotSent(f"reminder {reminder.pk}")
+    except (SMTPException, OSError, NotSent):
+        if reminder_id is None:
+            raise
+        logger.warning("reminder %s not sent; the next run retries it", reminder_id, exc_info=True)
+        return reminder_id, False
+    return reminder_id, True
+
+
+def message_id(reminder: Reminder) -> str:
+    """The same Message-ID however often the reminder is sent, so a resend is recognisable."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "eventide.local"
+    return f"<reminder-{reminder.pk}.event-{reminder.event_id}@{domain}>"
+
+
+def build_message(reminder: Reminder, backend: Any = None) -> mail.EmailMultiAlternatives:
+    event, user = reminder.event, reminder.user
+    context = {"event": event, "user": user, "lead_hours": settings.REMINDER_LEAD_HOURS}
+    subject = " ".join(render_to_string("events/email/reminder_subject.txt", context).split())
+    message = mail.EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("events/email/reminder.txt", context),
+        to=[user.email],
+        headers={"Message-ID": message_id(reminder)},
+        connection=backend,
+    )
+    message.attach_alternative(render_to_string("events/email/reminder.html", context), "text/html")
+    message.attach(f"event-{event.pk}.ics", calendar_for(event), "text/calendar")
+    return message
+
+
+def calendar_for(event: Event) -> str:
+    """An iCalendar file with the event, times in UTC."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Eventide//Event reminder//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    entry = icalendar.Event()
+    entry.add("uid", f"event-{event.pk}@eventide")
+    entry.add("dtstamp", lifecycle.now())
+    entry.add("dtstart", event.start_date)
+    if event.end_date is not None:
+        entry.add("dtend", event.end_date)
+    entry.add("summary", event.title)
+    if event.venue:
+        entry.add("location", event.venue)
+    if event.description:
+        entry.add("description", event.description)
+    entry.add("status", "CONFIRMED")
+    calendar.add_component(entry)
+    return calendar.to_ical().decode()

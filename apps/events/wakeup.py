@@ -1,0 +1,141 @@
+"""On time without polling: one de-duplicated wake-up task at the next moment something is due.
+
+After every sweep, and after anything that moves a due moment (a transition, a join, a date
+edit: `effects.reschedule`), `schedule_next()` computes the next due moment from the database
+(next start of a CONFIRMED event, next end of an active one, next reminder window opening) and
+enqueues `events.wake_up` with a countdown to it, capped at MAX_DELAY so that no message waits
+anywhere near the broker's visibility timeout.
+
+De-duplication: a Redis key (in the broker's database, so it disappears with the queue it
+describes) holds the time of the pending wake-up. A schedule for the same or a later time is
+dropped while that wake-up is pending; an earlier one replaces it. A burst of changes therefore
+enqueues one task, not one per change.
+
+Correctness never depends on the wake-up: it only runs the sweeps, which are idempotent, then
+schedules the next one. A lost wake-up is replaced by the periodic sweeps (which reschedule too)
+or, once its time is GRACE past, by the next schedule; a duplicated or early one sweeps nothing
+and reschedules.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db.models import Min
+
+from apps.events import lifecycle, reminders
+from apps.events.models import Event
+
+logger = logging.getLogger(__name__)
+
+KEY = "eventide:wakeup:at"
+# Far below the broker's visibility_timeout: a longer wait is cut into several wake-ups.
+MAX_DELAY = timedelta(minutes=5)
+# Something due right now: wait this long (a concurrent sweep holds it, or it just failed).
+DUE_NOW_DELAY = timedelta(milliseconds=500)
+# complete_ended() takes `end_date < now`: wake just after the end, not at it.
+END_MARGIN = timedelta(milliseconds=5)
+# A pending wake-up this far past its time is presumed lost and no longer blocks others.
+GRACE = timedelta(seconds=30)
+
+# Set KEYS[1] to ARGV[1] (the new wake-up time) unless a wake-up at or before it is pending.
+# ARGV: new time, now, grace (epoch seconds), ttl (ms). Returns 1 when the caller must enqueue.
+_CLAIM = """
+local current = tonumber(redis.call('GET', KEYS[1]))
+local wanted = tonumber(ARGV[1])
+if current and current <= wanted and current + tonumber(ARGV[3]) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+return 1
+"""
+# Delete KEYS[1] if it still holds ARGV[1]: the wake-up for that time has started.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@cache
+def _redis() -> redis.Redis:
+    # Short timeouts: a hung Redis must not hold up the request or task that made a change.
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    return f"{moment.timestamp():.6f}"
+
+
+def next_due(at: datetime) -> datetime | None:
+    """The next moment a sweep has something to do (`at` or earlier when something is overdue)."""
+    status = Event.EventStatus
+    first_start = Event.objects.filter(status=status.CONFIRMED).aggregate(m=Min("start_date"))["m"]
+    first_end = Event.objects.filter(
+        status__in=Event.ACTIVE_STATUSES, end_date__isnull=False
+    ).aggregate(m=Min("end_date"))["m"]
+    candidates = [
+        first_start,
+        first_end + END_MARGIN if first_end else None,
+        reminders.next_due(at),
+    ]
+    due = [moment for moment in candidates if moment is not None]
+    return min(due) if due else None
+
+
+def schedule_next() -> datetime | None:
+    """Enqueue the wake-up for the next due moment unless one at or before it is pending.
+
+    Returns the wake-up time enqueued, or None when nothing was enqueued.
+    """
+    at = lifecycle.now()
+    due = next_due(at)
+    if due is None:
+        return None
+    if due <= at:
+        due = at + DUE_NOW_DELAY
+    wake_at = min(due, at + MAX_DELAY)
+    return wake_at if schedule_at(wake_at, at) else None
+
+
+def schedule_at(wake_at: datetime, at: datetime) -> bool:
+    """Enqueue `events.wake_up` for `wake_at` if no wake-up at or before it is pending."""
+    from apps.events.tasks import wake_up
+
+    countdown = max((wake_at - at).total_seconds(), 0.0)
+    ttl_ms = int((countdown + GRACE.total_seconds()) * 1000)
+    claimed = _redis().eval(
+        _CLAIM, 1, KEY, _stamp(wake_at), _stamp(at), GRACE.total_seconds(), ttl_ms
+    )
+    if not claimed:
+        return False
+    wake_up.apply_async(args=[_stamp(wake_at)], countdown=countdown)
+    logger.debug("wake-up scheduled at %s (in %.3fs)", wake_at.isoformat(), countdown)
+    return True
+
+
+def run(wake_at: str | None = None) -> list[lifecycle.Transition]:
+    """The wake-up: run the due sweeps, queue the reminder emails, schedule the next wake-up."""
+    if wake_at is not None:
+        _redis().eval(_RELEASE, 1, KEY, wake_at)
+    changes = lifecycle.start_started()
+    at = lifecycle.now()
+    reminders.create_due(at)
+    if reminders.pending(at).exists():
+        from apps.events.tasks import send_event_reminder_emails
+
+        send_event_reminder_emails.delay()
+    schedule_next()
+    return changes
+
+
+def forget() -> None:
+    """Drop the record of the pending wake-up (tests; after purging the broker)."""
+    _redis().delete(KEY)
