@@ -146,3 +146,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def runserver(env: dict[str, str], port: int) -> ManagedProcess:
+    """`manage.py runserver`, which is Daphne's (ASGI, WebSockets) since daphne is installed."""
+    argv = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    return ManagedProcess("runserver", argv, env)

@@ -55,19 +55,29 @@ class Server:
         )
 
 
-@pytest.fixture
-def daphne_server(transactional_db: None) -> Iterator[Server]:
+def serve(start: Any) -> Iterator[Server]:
+    """Start the server made by `start(env, port)` on a free port, until it listens."""
     port = processes.free_port()
-    proc = processes.daphne(processes.child_env(), port).start()
+    proc = start(processes.child_env(), port).start()
 
     def listening() -> bool:
         if proc.proc is not None and proc.proc.poll() is not None:
-            raise AssertionError(f"daphne exited early:\n{proc.output()[-4000:]}")
+            raise AssertionError(f"{proc.name} exited early:\n{proc.output()[-4000:]}")
         return processes.port_open(port)
 
     processes.wait_for(listening, timeout=60)
     yield Server(port)
     proc.stop()
+
+
+@pytest.fixture
+def daphne_server(transactional_db: None) -> Iterator[Server]:
+    yield from serve(processes.daphne)
+
+
+@pytest.fixture
+def runserver(transactional_db: None) -> Iterator[Server]:
+    yield from serve(processes.runserver)
 
 
 def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
@@ -159,6 +169,13 @@ def test_any_client_may_watch_a_public_event(daphne_server) -> None:
             ws.recv(timeout=0.5)
         lifecycle.cancel(event.pk, actor=event.organizer)
         assert receive(ws)["status"] == Status.CANCELLED
+
+
+def test_runserver_serves_the_sockets_too(runserver) -> None:
+    event = EventFactory.create(status=Status.DRAFT)
+    with runserver.connect("/ws/events/") as public:
+        lifecycle.confirm(event.pk, actor=event.organizer)
+        assert receive(public)["event_id"] == event.pk
 
 
 def test_latency_from_commit_to_message(daphne_server) -> None:
