@@ -152,6 +152,15 @@ def test_publishes_reuse_the_same_redis_connections(redis_db0) -> None:
     assert connections_opened() - before == 0
 
 
+def test_a_publish_after_redis_dropped_the_connections_reconnects(redis_db0) -> None:
+    realtime.publish_transitions([change(1)])
+    redis_db0.client_kill_filter(_type="normal", skipme=True)  # as a Redis restart would
+    received = publish_and_receive(
+        [realtime.PUBLIC_GROUP], lambda: realtime.publish_transitions([change(2)]), expected=1
+    )
+    assert received[0]["event_id"] == 2
+
+
 def test_a_forked_process_publishes_on_its_own_loop(redis_db0) -> None:
     realtime.publish_transitions([change(1)])  # this process now has a running push loop
     pid = os.fork()
