@@ -253,4 +253,4 @@ def test_sweep_of_10000_spends_little_time_publishing(redis_db0, monkeypatch) ->
     assert len(batches) == 20
     assert len({c["event_id"] for b in batches for c in b["changes"]}) == 10_000
     assert [m["event_id"] for m in received if m["type"] == "event.status"] == [watched]
-    assert timings[0] < realtime.PUSH_TIMEOUT
+    assert timings[0] < realtime.push_timeout(10_000)
