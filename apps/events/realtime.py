@@ -1,13 +1,162 @@
-"""Push status changes to WebSocket clients through the channel layer (Redis DB 0)."""
+"""Push status changes to WebSocket clients through the channel layer (Redis DB 0), CONTRACT §5.
+
+`effects.announce` calls `publish_transitions` once the transition has committed, from every path
+(API, admin, pages, Celery sweeps). A sweep can move thousands of events at once, so:
+
+- the public stream gets the changes in batches of `BATCH_SIZE`, not one message each;
+- a per-event group is sent to only when a socket watches it (one pipelined query finds which);
+- all sends of one publish run as one coroutine on a process-wide event loop. The channel layer
+  keeps its Redis connections per event loop, so reusing the loop reuses them, where
+  `async_to_sync` would open a new connection on every call;
+- a publish is bounded by `push_timeout()` (2 s, more for big sweeps): a down Redis costs a
+  sweep that long at most, and the caller only logs the failure, because the change is saved.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import asyncio
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+
+from apps.events.models import Event
 
 if TYPE_CHECKING:
     from apps.events.lifecycle import Transition
 
+PUBLIC_GROUP = "events.public"
+BATCH_SIZE = 500
+PUSH_TIMEOUT = 2.0
+# A big sweep takes longer legitimately (measured 15-30 µs a change): allow 100 µs a change more.
+PUSH_TIMEOUT_PER_CHANGE = 0.0001
+# Bounds the Redis connections one publish opens when many watched events change at once.
+MAX_CONCURRENT_SENDS = 8
+# What a client receives for one change; the channel layer adds keys of its own to the message.
+MESSAGE_FIELDS = ("type", "event_id", "status", "previous_status", "at")
+
+
+class PushFailed(Exception):
+    """Some messages of a publish did not reach the channel layer."""
+
+
+def event_group(event_id: int) -> str:
+    return f"events.{event_id}"
+
+
+def status_message(change: Transition) -> dict[str, Any]:
+    """The §5 message for one change; also the channel-layer message the consumers dispatch on."""
+    return {
+        "type": "event.status",
+        "event_id": change.event_id,
+        "status": str(change.to_status),
+        "previous_status": str(change.from_status),
+        "at": change.at.isoformat(),
+    }
+
+
+def is_public(change: Transition) -> bool:
+    """Anyone may see the event after this change (the rule of `selectors.can_see`)."""
+    return change.to_status != Event.EventStatus.DRAFT
+
+
+def public_messages(changes: Sequence[Transition]) -> list[dict[str, Any]]:
+    """One `event.status` for a single change, else `event.status.batch` chunks of BATCH_SIZE."""
+    messages = [status_message(change) for change in changes if is_public(change)]
+    if len(messages) == 1:
+        return messages
+    return [
+        {"type": "event.status.batch", "changes": messages[i : i + BATCH_SIZE]}
+        for i in range(0, len(messages), BATCH_SIZE)
+    ]
+
+
+def push_timeout(count: int) -> float:
+    """How long a publish of `count` changes may take before it is abandoned."""
+    return PUSH_TIMEOUT + count * PUSH_TIMEOUT_PER_CHANGE
+
 
 def publish_transitions(changes: Sequence[Transition]) -> None:
-    """Send `changes` to the sockets that watch them (built in the real-time issue)."""
+    """Send `changes` to the public stream and to the sockets watching each event.
+
+    Raises (PushFailed, TimeoutError, a Redis error) when the push failed; callers log it.
+    """
+    if not changes:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    future = asyncio.run_coroutine_threadsafe(_publish(layer, changes), _push_loop())
+    try:
+        future.result(timeout=push_timeout(len(changes)))
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
+async def _publish(layer: Any, changes: Sequence[Transition]) -> None:
+    sends = [(PUBLIC_GROUP, message) for message in public_messages(changes)]
+    by_group = {event_group(change.event_id): change for change in changes}
+    for group in await _watched(layer, by_group):
+        sends.append((group, status_message(by_group[group])))
+
+    limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+
+    async def send(group: str, message: dict[str, Any]) -> None:
+        async with limit:
+            await layer.group_send(group, message)
+
+    results = await asyncio.gather(*(send(g, m) for g, m in sends), return_exceptions=True)
+    errors = [result for result in results if isinstance(result, BaseException)]
+    if errors:
+        raise PushFailed(f"{len(errors)} of {len(sends)} group sends failed") from errors[0]
+
+
+async def _watched(layer: Any, groups: Iterable[str]) -> list[str]:
+    """The groups that have members: one pipelined ZCARD per Redis shard, not a send per group.
+
+    Other layers (the in-memory one of a test) get a send to every group.
+    """
+    groups = list(groups)
+    if not isinstance(layer, RedisChannelLayer):
+        return groups
+    by_shard: dict[int, list[str]] = {}
+    for group in groups:
+        by_shard.setdefault(layer.consistent_hash(group), []).append(group)
+    watched: list[str] = []
+    for shard, shard_groups in by_shard.items():
+        pipe = layer.connection(shard).pipeline(transaction=False)
+        for group in shard_groups:
+            pipe.zcard(layer._group_key(group))
+        counts = await pipe.execute()
+        watched.extend(group for group, count in zip(shard_groups, counts, strict=True) if count)
+    return watched
+
+
+# --- the process-wide event loop -----------------------------------------------------------------
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """The event loop that runs every publish of this process, started on first use."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="realtime-push", daemon=True).start()
+        return _loop
+
+
+def _forget_loop_after_fork() -> None:
+    # A forked child (a Celery pool process) inherits the loop but not the thread running it.
+    global _loop, _loop_lock
+    _loop = None
+    _loop_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)

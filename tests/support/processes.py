@@ -132,3 +132,23 @@ def beat(env: dict[str, str]) -> ManagedProcess:
         os.path.join(schedule_dir, "beat.pid"),
     )
     return ManagedProcess("beat", argv, env)
+
+
+def daphne(env: dict[str, str], port: int) -> ManagedProcess:
+    """`daphne -b 127.0.0.1 -p PORT core.asgi:application`, the seed's server on a free port."""
+    argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "core.asgi:application"]
+    return ManagedProcess("daphne", argv, env)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def runserver(env: dict[str, str], port: int) -> ManagedProcess:
+    """`manage.py runserver`, which is Daphne's (ASGI, WebSockets) since daphne is installed."""
+    argv = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    return ManagedProcess("runserver", argv, env)

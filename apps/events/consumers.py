@@ -1,0 +1,63 @@
+"""WebSocket consumers (CONTRACT §5): thin shells that join a group and forward its messages.
+
+`ws/events/` streams the status changes of public events; `ws/events/{id}/` those of one event,
+and is closed with code 4404 when the user may not see it (unknown id, someone else's DRAFT).
+Delivery is at most once: a client that reconnects re-fetches the event over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.events import realtime, selectors
+from apps.events.models import Event
+
+NOT_FOUND = 4404
+
+
+class StatusForwardingConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards the group's `event.status` and `event.status.batch` messages to the client."""
+
+    group: str
+
+    async def join(self, group: str) -> None:
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The stream is one-way; what the client says is ignored."""
+
+    async def event_status(self, message: dict[str, Any]) -> None:
+        await self.send_json({key: message[key] for key in realtime.MESSAGE_FIELDS})
+
+    async def event_status_batch(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": message["type"], "changes": message["changes"]})
+
+
+class PublicEventsConsumer(StatusForwardingConsumer):
+    async def connect(self) -> None:
+        await self.join(realtime.PUBLIC_GROUP)
+
+
+class EventConsumer(StatusForwardingConsumer):
+    async def connect(self) -> None:
+        event_id = self.scope["url_route"]["kwargs"]["event_id"]
+        if not await self.may_see(event_id):
+            # Accept first: a handshake refused before accept() reaches the client as HTTP 403.
+            await self.accept()
+            await self.close(code=NOT_FOUND)
+            return
+        await self.join(realtime.event_group(event_id))
+
+    @database_sync_to_async
+    def may_see(self, event_id: int) -> bool:
+        event = Event.objects.filter(pk=event_id).first()
+        return event is not None and selectors.can_see(self.scope.get("user"), event)

@@ -1,0 +1,202 @@
+"""Status changes reach WebSocket clients through a real Daphne, whoever made them (CONTRACT §5).
+
+Daphne and the Celery worker are real processes on the test database and the test Redis; the
+client is the `websockets` library. Manual transitions are made in this process through
+`lifecycle`, the same path the API and the admin take.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from apps.events import lifecycle
+from apps.events.models import Event
+from apps.events.tasks import mark_ended_events_as_completed
+from apps.events.tests.factories import EventFactory, UserFactory
+from tests.support import processes
+
+Status = Event.EventStatus
+ARRIVAL_LIMIT = 1.0  # seconds from commit to message, CONTRACT §5 and issue 6
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+class Server:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.origin = f"http://127.0.0.1:{port}"
+
+    def connect(
+        self, path: str, *, origin: str | None = None, user: Any = None
+    ) -> ClientConnection:
+        headers = {}
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            headers["Cookie"] = f"sessionid={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        return connect(
+            f"ws://127.0.0.1:{self.port}{path}",
+            origin=Origin(origin or self.origin),
+            additional_headers=headers,
+            open_timeout=10,
+        )
+
+
+def serve(start: Any) -> Iterator[Server]:
+    """Start the server made by `start(env, port)` on a free port, until it listens."""
+    port = processes.free_port()
+    proc = start(processes.child_env(), port).start()
+
+    def listening() -> bool:
+        if proc.proc is not None and proc.proc.poll() is not None:
+            raise AssertionError(f"{proc.name} exited early:\n{proc.output()[-4000:]}")
+        return processes.port_open(port)
+
+    processes.wait_for(listening, timeout=60)
+    yield Server(port)
+    proc.stop()
+
+
+@pytest.fixture
+def daphne_server(transactional_db: None) -> Iterator[Server]:
+    yield from serve(processes.daphne)
+
+
+@pytest.fixture
+def runserver(transactional_db: None) -> Iterator[Server]:
+    yield from serve(processes.runserver)
+
+
+def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    return message
+
+
+def close_code(ws: ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+def test_confirm_and_cancel_arrive_on_both_streams_within_a_second(daphne_server) -> None:
+    event = EventFactory.create(status=Status.DRAFT)
+    with (
+        daphne_server.connect("/ws/events/") as public,
+        daphne_server.connect(f"/ws/events/{event.pk}/", user=event.organizer) as detail,
+    ):
+        for action, previous, status in [
+            (lifecycle.confirm, Status.DRAFT, Status.CONFIRMED),
+            (lifecycle.cancel, Status.CONFIRMED, Status.CANCELLED),
+        ]:
+            started = time.monotonic()
+            action(event.pk, actor=event.organizer)
+            for ws in (public, detail):
+                message = receive(ws)
+                assert time.monotonic() - started < ARRIVAL_LIMIT
+                assert message == {
+                    "type": "event.status",
+                    "event_id": event.pk,
+                    "status": status,
+                    "previous_status": previous,
+                    "at": message["at"],
+                }
+                assert datetime.fromisoformat(message["at"]).utcoffset() is not None
+
+
+def test_sweep_made_completed_arrives_within_a_second(daphne_server, worker_process) -> None:
+    ended = lifecycle.now() - timedelta(seconds=1)
+    event = EventFactory.create(
+        status=Status.ONGOING, start_date=ended - timedelta(hours=1), end_date=ended
+    )
+    with (
+        daphne_server.connect("/ws/events/") as public,
+        daphne_server.connect(f"/ws/events/{event.pk}/") as detail,
+    ):
+        result = mark_ended_events_as_completed.delay()
+        messages = [receive(public), receive(detail)]
+        arrived = lifecycle.now()
+
+    assert result.get(timeout=30) == 1
+    for message in messages:
+        assert (message["event_id"], message["status"], message["previous_status"]) == (
+            event.pk,
+            Status.COMPLETED,
+            Status.ONGOING,
+        )
+    # `at` is the sweep's clock reading inside its transaction, so this bounds commit → message.
+    assert arrived - datetime.fromisoformat(messages[0]["at"]) < timedelta(seconds=ARRIVAL_LIMIT)
+    assert Event.objects.get(pk=event.pk).status == Status.COMPLETED
+
+
+def test_a_foreign_origin_is_refused(daphne_server) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        daphne_server.connect("/ws/events/", origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    with daphne_server.connect("/ws/events/"):  # the same request from our own origin is fine
+        pass
+
+
+def test_a_draft_of_another_user_is_closed_with_4404(daphne_server) -> None:
+    draft = EventFactory.create(status=Status.DRAFT)
+    with daphne_server.connect(f"/ws/events/{draft.pk}/", user=UserFactory.create()) as ws:
+        assert close_code(ws) == 4404
+    with daphne_server.connect(f"/ws/events/{draft.pk}/") as anonymous:
+        assert close_code(anonymous) == 4404
+
+
+def test_an_unknown_event_is_closed_with_4404(daphne_server) -> None:
+    with daphne_server.connect("/ws/events/987654321/") as ws:
+        assert close_code(ws) == 4404
+
+
+def test_any_client_may_watch_a_public_event(daphne_server) -> None:
+    event = EventFactory.create(status=Status.CONFIRMED)
+    with daphne_server.connect(f"/ws/events/{event.pk}/") as ws:
+        with pytest.raises(TimeoutError):  # open, and silent until something changes
+            ws.recv(timeout=0.5)
+        lifecycle.cancel(event.pk, actor=event.organizer)
+        assert receive(ws)["status"] == Status.CANCELLED
+
+
+def test_runserver_serves_the_sockets_too(runserver) -> None:
+    event = EventFactory.create(status=Status.DRAFT)
+    with runserver.connect("/ws/events/") as public:
+        lifecycle.confirm(event.pk, actor=event.organizer)
+        assert receive(public)["event_id"] == event.pk
+
+
+def test_latency_from_commit_to_message(daphne_server) -> None:
+    organizer = UserFactory.create()
+    events = [EventFactory.create(status=Status.DRAFT, organizer=organizer) for _ in range(50)]
+    latencies: list[float] = []
+    with daphne_server.connect("/ws/events/") as public:
+        for event in events:
+            committed: list[float] = []
+            with transaction.atomic():
+                # Registered before confirm's own callback, so it runs first, right at commit.
+                transaction.on_commit(lambda: committed.append(time.perf_counter()))  # noqa: B023
+                lifecycle.confirm(event.pk, actor=organizer)
+            message = receive(public)
+            latencies.append(time.perf_counter() - committed[0])
+            assert message["event_id"] == event.pk
+
+    p50 = statistics.median(latencies)
+    p95 = statistics.quantiles(latencies, n=20)[-1]
+    print(
+        f"\ncommit → WebSocket message over {len(latencies)} transitions: "
+        f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    assert p95 < ARRIVAL_LIMIT
