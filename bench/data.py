@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -35,7 +37,7 @@ def bench_user() -> User:
     return user
 
 
-def load_events(total: int, due: int, now: object) -> None:
+def load_events(total: int, due: int, now: datetime) -> None:
     """Replace every event with `total` generated ones; analyse so plans are realistic."""
     with connection.cursor() as cursor:
         cursor.execute(

@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Figure, setup_django
 
+
+@dataclass(frozen=True)
+class Sizes:
+    total: int
+    due: int
+    repeat: int
+    growth: list[int]
+
+
 SIZES = {
-    "full": {
-        "total": 1_000_000,
-        "due": 100_000,
-        "repeat": 5,
-        "growth": [10_000, 100_000, 1_000_000],
-    },
-    "smoke": {"total": 2_000, "due": 200, "repeat": 2, "growth": [1_000, 2_000]},
+    "full": Sizes(total=1_000_000, due=100_000, repeat=5, growth=[10_000, 100_000, 1_000_000]),
+    "smoke": Sizes(total=2_000, due=200, repeat=2, growth=[1_000, 2_000]),
 }
 
 
@@ -39,16 +44,16 @@ def main() -> None:
     figures: list[Figure] = []
     sections: list[str] = []
 
-    figure, _ = sweep.sweep_vs_raw(size["total"], size["due"], size["repeat"], now)
+    figure, _ = sweep.sweep_vs_raw(size.total, size.due, size.repeat, now)
     figures.append(figure)
     print(figure, flush=True)
 
-    figure, plan = sweep.idle_sweep(size["total"], size["repeat"], now)
+    figure, plan = sweep.idle_sweep(size.total, size.repeat, now)
     figures.append(figure)
     print(figure, flush=True)
     sections += ["## Idle sweep plan", "", "```", plan, "```", ""]
 
-    rows = sweep.growth(size["growth"], size["repeat"], now)
+    rows = sweep.growth(size.growth, size.repeat, now)
     sections += [
         "## How sweep cost grows (10 % due)",
         "",

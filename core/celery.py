@@ -11,5 +11,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # CELERY_RESULT_BACKEND stays the seed's 'django-db'; that name is served by our subclass
 # (django-celery-results' own entry point would win over a loader alias).
 if app.conf.result_backend == "django-db":
-    app.backend_cls = "core.results:DatabaseBackend"
+    app.backend_cls = "core.results:DatabaseBackend"  # type: ignore[attr-defined]
 app.autodiscover_tasks()

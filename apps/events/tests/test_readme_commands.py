@@ -68,4 +68,4 @@ def test_redis_broker_database_answers_ping() -> None:
     done = run("redis-cli", "-u", settings.CELERY_BROKER_URL, "ping")
     assert done.stdout.strip() == "PONG"
     assert settings.CELERY_BROKER_URL.endswith("/1")
-    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0].endswith("/0")
+    assert settings.CHANNEL_LAYER_URL.endswith("/0")

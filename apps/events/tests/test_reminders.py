@@ -44,7 +44,7 @@ def clock():
 
 def event_starting_in(delta: timedelta, **fields) -> Event:
     start = NOW + delta
-    return EventFactory(start_date=start, end_date=start + timedelta(hours=2), **fields)
+    return EventFactory.create(start_date=start, end_date=start + timedelta(hours=2), **fields)
 
 
 def reminded() -> list[str]:
@@ -64,7 +64,7 @@ def bulk_participants(event: Event, count: int) -> list[str]:
 class TestReminderRules:
     def test_participant_is_reminded_once_when_the_lead_time_is_reached(self, clock) -> None:
         event = event_starting_in(LEAD + timedelta(minutes=1))
-        member = ParticipationFactory(event=event).user
+        member = ParticipationFactory.create(event=event).user
 
         assert reminders.send_due() == 0
         clock.shift(timedelta(minutes=1))
@@ -75,7 +75,7 @@ class TestReminderRules:
 
     def test_email_has_text_html_and_a_calendar_attachment(self, clock) -> None:
         event = event_starting_in(timedelta(hours=3), title="Harbour walk", venue="Pier 4")
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         reminders.send_due()
 
         [message] = mail.outbox
@@ -95,30 +95,30 @@ class TestReminderRules:
 
     def test_times_in_the_email_are_london_times(self, clock) -> None:
         event = event_starting_in(timedelta(hours=3))  # 15:00 UTC is 16:00 BST in June
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         reminders.send_due()
         assert "16:00 BST" in mail.outbox[0].body
 
     def test_joining_after_the_lead_time_but_before_the_start_still_gets_one(self, clock) -> None:
         event = event_starting_in(LEAD + timedelta(minutes=1))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         clock.shift(LEAD)  # the window opened 59 minutes ago; the early participant is reminded
         assert reminders.send_due() == 1
-        late = UserFactory()
+        late = UserFactory.create()
         participation.join(event.pk, late)
         assert reminders.send_due() == 1
         assert reminded()[-1] == late.email
 
     def test_cancelled_event_sends_none(self, clock) -> None:
         event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         lifecycle.cancel(event.pk)
         assert reminders.send_due() == 0
         assert mail.outbox == []
 
     def test_event_cancelled_after_its_rows_were_created_sends_none(self, clock) -> None:
         event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         assert reminders.create_due() == 1
         lifecycle.cancel(event.pk)
         assert reminders.send_due() == 0
@@ -126,24 +126,24 @@ class TestReminderRules:
 
     @pytest.mark.parametrize("status", [Status.DRAFT, Status.ONGOING, Status.COMPLETED])
     def test_events_not_confirmed_send_none(self, clock, status: str) -> None:
-        ParticipationFactory(event=event_starting_in(timedelta(hours=2), status=status))
+        ParticipationFactory.create(event=event_starting_in(timedelta(hours=2), status=status))
         assert reminders.send_due() == 0
 
     def test_event_already_started_sends_none_even_if_not_yet_swept(self, clock) -> None:
-        ParticipationFactory(event=event_starting_in(-timedelta(seconds=1)))
+        ParticipationFactory.create(event=event_starting_in(-timedelta(seconds=1)))
         assert reminders.send_due() == 0
 
     def test_participant_who_left_gets_none(self, clock) -> None:
         event = event_starting_in(timedelta(hours=2))
-        member = ParticipationFactory(event=event).user
+        member = ParticipationFactory.create(event=event).user
         reminders.create_due()
         participation.leave(event.pk, member)
         assert reminders.send_due() == 0
 
     def test_participant_without_email_address_is_skipped(self, clock) -> None:
         event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory(event=event, user=UserFactory(email=""))
-        with_email = ParticipationFactory(event=event).user
+        ParticipationFactory.create(event=event, user=UserFactory.create(email=""))
+        with_email = ParticipationFactory.create(event=event).user
         assert reminders.send_due() == 1
         assert reminded() == [with_email.email]
         assert reminders.next_due(NOW) != NOW  # nothing left that a wake-up could do now
@@ -155,7 +155,7 @@ class TestEditedDates:
         self, clock
     ) -> None:
         event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         reminders.create_due()
         Event.objects.filter(pk=event.pk).update(
             start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
@@ -168,7 +168,7 @@ class TestEditedDates:
 
     def test_start_moved_into_the_window_is_reminded_at_the_next_run(self, clock) -> None:
         event = event_starting_in(timedelta(days=3))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         assert reminders.send_due() == 0
         Event.objects.filter(pk=event.pk).update(
             start_date=NOW + timedelta(hours=5), end_date=NOW + timedelta(hours=6)
@@ -177,7 +177,7 @@ class TestEditedDates:
 
     def test_start_moved_later_after_the_reminder_does_not_send_a_second(self, clock) -> None:
         event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory(event=event)
+        ParticipationFactory.create(event=event)
         assert reminders.send_due() == 1
         Event.objects.filter(pk=event.pk).update(
             start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
@@ -199,8 +199,8 @@ class TestEditedDates:
     ids=["march-clocks-forward", "october-clocks-back"],
 )
 def test_lead_time_across_a_dst_change_is_24_real_hours(start, due_utc: datetime) -> None:
-    event = EventFactory(start_date=start, end_date=start + timedelta(hours=1))
-    ParticipationFactory(event=event)
+    event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
+    ParticipationFactory.create(event=event)
     with time_machine.travel(due_utc - timedelta(seconds=1), tick=False) as clock:
         assert reminders.next_due(lifecycle.now()) == due_utc
         assert reminders.send_due() == 0
@@ -230,8 +230,8 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
 @pytest.mark.django_db
 def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(clock, monkeypatch) -> None:
     event = event_starting_in(timedelta(hours=1))
-    ParticipationFactory(event=event)
-    ParticipationFactory(event=event)
+    ParticipationFactory.create(event=event)
+    ParticipationFactory.create(event=event)
     from django.core.mail.backends.locmem import EmailBackend
 
     real_send = EmailBackend.send_messages
@@ -259,7 +259,7 @@ def test_crash_after_the_backend_accepted_but_before_commit_resends_with_the_sam
     clock, monkeypatch
 ) -> None:
     # The one window the guarantee leaves open, shown rather than hidden: at-least-once there.
-    ParticipationFactory(event=event_starting_in(timedelta(hours=1)))
+    ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
     from django.core.mail.backends.locmem import EmailBackend
 
     real_send = EmailBackend.send_messages
@@ -299,7 +299,7 @@ def mail_env(directory: Path) -> dict[str, str]:
 @pytest.fixture
 def thousand_due(transactional_db) -> list[str]:
     start = lifecycle.now() + timedelta(hours=1)
-    event = EventFactory(start_date=start, end_date=start + timedelta(hours=1))
+    event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     return bulk_participants(event, 1000)
 
 

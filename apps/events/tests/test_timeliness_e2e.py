@@ -52,7 +52,7 @@ def test_events_start_and_complete_within_seconds_with_worker_and_beat(
     worker_process: processes.ManagedProcess,
     beat_process: processes.ManagedProcess,
 ) -> None:
-    organizer = UserFactory()
+    organizer = UserFactory.create()
     first_start = lifecycle.now() + timedelta(seconds=15)
     drafts = Event.objects.bulk_create(
         Event(

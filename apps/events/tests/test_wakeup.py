@@ -57,7 +57,7 @@ def lead_of_24_hours(settings) -> None:
 
 
 def event(start: timedelta, end: timedelta | None, **fields) -> Event:
-    return EventFactory(
+    return EventFactory.create(
         start_date=NOW + start, end_date=NOW + end if end is not None else None, **fields
     )
 
@@ -90,11 +90,11 @@ class TestNextDue:
     def test_next_reminder_window_of_an_event_with_participants(self, clock) -> None:
         lonely = event(timedelta(hours=25), None)
         assert wakeup.next_due(NOW) == lonely.start_date
-        ParticipationFactory(event=event(timedelta(hours=26), None))
+        ParticipationFactory.create(event=event(timedelta(hours=26), None))
         assert wakeup.next_due(NOW) == NOW + timedelta(hours=2)
 
     def test_participant_without_a_reminder_in_an_open_window_is_due_now(self, clock) -> None:
-        ParticipationFactory(event=event(timedelta(hours=3), None))
+        ParticipationFactory.create(event=event(timedelta(hours=3), None))
         assert wakeup.next_due(NOW) == NOW
 
 
@@ -155,7 +155,7 @@ class TestSchedule:
         # 00:59 GMT to 02:00 BST on 29 March 2026 is one minute, not an hour and one minute.
         clock.move_to(datetime(2026, 3, 29, 0, 59, tzinfo=UTC))
         start = datetime(2026, 3, 29, 2, 0, tzinfo=LONDON)
-        EventFactory(start_date=start, end_date=start + timedelta(hours=1))
+        EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
         wakeup.schedule_next()
         assert [e.countdown for e in enqueued] == [60.0]
 
@@ -184,7 +184,7 @@ class TestHooks:
     ) -> None:
         soon = event(timedelta(hours=2), timedelta(hours=3))
         with django_capture_on_commit_callbacks(execute=True):
-            participation.join(soon.pk, UserFactory())
+            participation.join(soon.pk, UserFactory.create())
         assert [e.wake_at for e in enqueued] == [NOW + wakeup.DUE_NOW_DELAY]
 
 
@@ -257,7 +257,7 @@ class TestWakeUpRun:
     ) -> None:
         queued: list[str] = []
         monkeypatch.setattr(send_event_reminder_emails, "delay", lambda: queued.append("send"))
-        ParticipationFactory(event=event(timedelta(hours=3), None))
+        ParticipationFactory.create(event=event(timedelta(hours=3), None))
         wakeup.run(None)
         assert queued == ["send"]
         wakeup.run(None)
