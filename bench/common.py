@@ -1,4 +1,4 @@
-"""Shared plumbing of the benchmarks: a bench database, bulk data in SQL, timing and the table."""
+"""Shared plumbing of the benchmarks: a bench database, timing, child processes and the table."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+REPO = Path(__file__).resolve().parents[1]
+# Never a test database and never the shared `eventide`/`eventide_bench` ones: the bench
+# truncates its tables.
 BENCH_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eventide_bench"
 )
 
 
-def setup_django() -> None:
+def setup_django(settings_module: str = "bench.settings") -> None:
     """Point Django at the bench database (created if missing) and migrate it."""
     import psycopg
 
     parts = urlsplit(BENCH_DATABASE_URL)
     name = parts.path.lstrip("/")
+    if name in {"eventide", ""} or name.startswith("test_"):
+        raise SystemExit(f"refusing to benchmark in database {name!r}: it would be truncated")
     admin_url = urlunsplit(
         (parts.scheme.replace("postgres", "postgresql"), parts.netloc, "/postgres", "", "")
     )
@@ -30,7 +36,7 @@ def setup_django() -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     import django
 
     django.setup()
@@ -50,9 +56,38 @@ def median(values: list[float]) -> float:
 
 
 def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def ms(seconds: float, digits: int = 0) -> str:
+    return f"{seconds * 1000:,.{digits}f} ms"
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in KiB, from /proc."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"VmRSS", "VmHWM"}:
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (a Celery worker's pool processes)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children.extend(int(child) for child in text)
+    return children
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
 @dataclass
@@ -66,18 +101,22 @@ class Figure:
     notes: list[str] = field(default_factory=list)
 
 
+def failed_figure(name: str, error: BaseException) -> Figure:
+    return Figure(name, "error", "—", "—", "—", False, [f"{type(error).__name__}: {error}"])
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_table(figures: list[Figure], path: str, extra_sections: list[str]) -> str:
+def write_table(
+    figures: list[Figure], path: str | Path, header: list[str], extra_sections: list[str]
+) -> str:
     today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`make bench-smoke` runs the same code at tiny sizes in CI).",
-        "Every figure is a median of repeated runs; where a baseline makes sense it is measured",
-        "in the same run, alternating with ours, so the ratio holds on a noisy machine.",
+        *header,
         "",
         "| figure | ours | baseline (same run) | ratio | target | met | machine | date |",
         "|---|---|---|---|---|---|---|---|",
@@ -93,6 +132,5 @@ def write_table(figures: list[Figure], path: str, extra_sections: list[str]) -> 
         lines += ["", "## Notes", "", *notes]
     lines += ["", *extra_sections]
     text = "\n".join(lines) + "\n"
-    with open(path, "w") as out:
-        out.write(text)
+    Path(path).write_text(text)
     return text
