@@ -49,3 +49,16 @@ lock: install
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (bench/): ratios against baselines measured in the same run. The bench database is
+# truncated and refilled: never point it at a database that matters.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide_bench
+.PHONY: bench bench-smoke
+
+# Full sizes (1M events, 1,000 sockets, 10,000 reminders); writes bench/BENCHMARKS.md.
+bench: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py
+
+# Tiny sizes, under a minute: fails only when the benchmark code is broken, never on a target.
+bench-smoke: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py --smoke

@@ -1,0 +1,140 @@
+"""The discovery list under Daphne against a bare Django view on the same server, and page cost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from base64 import b64encode
+from urllib.parse import urlencode
+
+import httpx
+from django.db import connection
+from django.urls import Resolver404, resolve
+
+from bench.common import Figure, median, ms
+
+LIST = "/api/events/?page_size=20"
+BARE = "/bench/constant/"
+
+
+def api_available() -> bool:
+    try:
+        resolve("/api/events/")
+    except Resolver404:
+        return False
+    return True
+
+
+async def _throughput(base: str, path: str, seconds: float, connections: int) -> float:
+    """Requests/s that `connections` concurrent keep-alive clients get for `path`."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        await asyncio.gather(*(client.get(path) for _ in range(connections)))  # open them all
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def run() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                response = await client.get(path)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(run() for _ in range(connections)))
+        return done / (time.perf_counter() - started)
+
+
+def list_vs_bare(
+    port: int, events: int, repeat: int, seconds: float, connections: int
+) -> tuple[Figure, float]:
+    base = f"http://127.0.0.1:{port}"
+    first = httpx.get(base + LIST, timeout=30).json()
+    assert len(first["results"]) == 20 and "next" in first, first
+    ours: list[float] = []
+    bare: list[float] = []
+    for i in range(repeat):
+        pair = [(LIST, ours), (BARE, bare)]
+        for path, samples in pair if i % 2 else reversed(pair):
+            samples.append(asyncio.run(_throughput(base, path, seconds, connections)))
+    ratio = median(ours) / median(bare)
+    figure = Figure(
+        name=f"discovery list GET /api/events/ (20 a page) at {events:,} events, Daphne",
+        ours=f"{median(ours):,.0f} req/s",
+        baseline=f"bare Django JSON view {median(bare):,.0f} req/s",
+        ratio=f"{ratio:.2f}×",
+        target="≥ 0.5×, flat 1k → 1M",
+        met=ratio >= 0.5,
+        notes=[
+            f"{connections} keep-alive connections from an httpx + asyncio client in the bench "
+            f"process (same 2 cores as Daphne and PostgreSQL), {seconds:g} s windows, "
+            f"{repeat} of each alternating: list "
+            + ", ".join(f"{r:,.0f}" for r in ours)
+            + "; bare "
+            + ", ".join(f"{r:,.0f}" for r in bare)
+        ],
+    )
+    return figure, ratio
+
+
+def cursor_at(page: int, page_size: int = 20) -> tuple[str, int]:
+    """The `?cursor=` of page `page` in DRF's CursorPagination terms (ordering start_date, id).
+
+    DRF reads a cursor as "start_date > position, then skip offset rows": the position is the
+    last start_date before the page's first row, the offset the rows that share its start_date.
+    """
+    active = "status IN ('CONFIRMED', 'ONGOING')"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT start_date, id FROM events_event WHERE {active} "
+            "ORDER BY start_date, id OFFSET %s LIMIT 1",
+            [(page - 1) * page_size],
+        )
+        first_start, first_id = cursor.fetchone()
+        cursor.execute(
+            f"SELECT max(start_date) FROM events_event WHERE {active} AND start_date < %s",
+            [first_start],
+        )
+        position = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT count(*) FROM events_event WHERE {active} AND start_date = %s AND id < %s",
+            [first_start, first_id],
+        )
+        offset = cursor.fetchone()[0]
+    tokens = {"o": str(offset)} if offset else {}
+    if position is not None:
+        tokens["p"] = str(position)
+    return b64encode(urlencode(tokens).encode("ascii")).decode("ascii"), int(first_id)
+
+
+def page_latency(port: int, far_page: int, samples: int) -> list[tuple[str, float]]:
+    """Median latency of one request for page 1 and for page `far_page` (via its cursor)."""
+    base = f"http://127.0.0.1:{port}"
+    cursor, first_id = cursor_at(far_page)
+    far = f"{LIST}&cursor={cursor}"
+    rows = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        assert client.get(far).json()["results"][0]["id"] == first_id, "cursor lands elsewhere"
+        for label, path in [("page 1", LIST), (f"page {far_page:,}", far)]:
+            response = client.get(path)
+            assert response.status_code == 200 and len(response.json()["results"]) == 20, path
+            times = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                client.get(path)
+                times.append(time.perf_counter() - started)
+            rows.append((label, median(times)))
+    return rows
+
+
+def page_latency_section(rows_by_size: dict[int, list[tuple[str, float]]]) -> list[str]:
+    lines = [
+        "## Discovery list latency by page (one client, sequential, median)",
+        "",
+        "| events | page | latency |",
+        "|---|---|---|",
+    ]
+    for events, rows in rows_by_size.items():
+        lines += [f"| {events:,} | {label} | {ms(seconds, 1)} |" for label, seconds in rows]
+    return [*lines, ""]
