@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from apps.events.models import Event
+from apps.events.models import Event, EventStatusChange, Participation
 
 Status = Event.EventStatus
 
 
 def with_counts(queryset: QuerySet[Event]) -> QuerySet[Event]:
-    """Organizer and participant_count in the same query, whatever the page size."""
+    """Organizer and participant_count in the same query, whatever the page size.
+
+    The count is a correlated subquery rather than a JOIN + GROUP BY, so a cursor page over
+    (start_date, id) stays an index scan that stops after the page instead of grouping every row.
+    """
+    count = (
+        Participation.objects.filter(event=OuterRef("pk"))
+        .order_by()
+        .values("event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return queryset.select_related("organizer").annotate(
-        participant_count=Count("participations", distinct=True)
+        participant_count=Coalesce(Subquery(count, output_field=IntegerField()), 0)
     )
 
 
@@ -63,3 +75,10 @@ def mine(
     if not include_completed:
         queryset = queryset.exclude(status=Status.COMPLETED)
     return queryset.order_by("start_date", "id")
+
+
+def history(event: Event) -> QuerySet[EventStatusChange]:
+    """The event's status changes, oldest first, with their actors."""
+    return (
+        EventStatusChange.objects.filter(event=event).select_related("actor").order_by("at", "id")
+    )

@@ -1,0 +1,38 @@
+"""Discovery list parameters: `?q=`, `?starts_after=`, `?starts_before=`, `?status=`."""
+
+from __future__ import annotations
+
+import django_filters
+
+from apps.events.models import Event
+
+ACTIVE_CHOICES = [(s.value, s.label) for s in Event.ACTIVE_STATUSES]
+
+
+class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
+    """A comma-separated list of statuses, each one checked against the choices."""
+
+
+class DiscoveryFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        field_name="title", lookup_expr="icontains", max_length=200, help_text="Title contains."
+    )
+    starts_after = django_filters.IsoDateTimeFilter(
+        field_name="start_date",
+        lookup_expr="gte",
+        help_text="Events starting at or after this time (naive: Europe/London).",
+    )
+    starts_before = django_filters.IsoDateTimeFilter(
+        field_name="start_date",
+        lookup_expr="lt",
+        help_text="Events starting before this time (naive: Europe/London).",
+    )
+    status = StatusInFilter(
+        field_name="status",
+        choices=ACTIVE_CHOICES,
+        help_text="Comma-separated; discovery holds CONFIRMED and ONGOING events only.",
+    )
+
+    class Meta:
+        model = Event
+        fields: list[str] = []
