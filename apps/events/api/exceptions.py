@@ -7,8 +7,12 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.settings import api_settings
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
 
 class Conflict(exceptions.APIException):
@@ -32,6 +36,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {"detail": " ".join(str(message) for message in response.data)}
     elif not isinstance(response.data, dict):
         response.data = {"detail": str(response.data)}
+    elif isinstance(response.data.get(NON_FIELD), list):
+        # "Expected a dictionary", "No data provided": about the whole body, so a `detail`.
+        response.data["detail"] = " ".join(str(m) for m in response.data.pop(NON_FIELD))
     return response
 
 

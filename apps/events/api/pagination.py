@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -17,6 +19,13 @@ class EventCursorPagination(CursorPagination):
     max_page_size = 100
 
     def decode_cursor(self, request: Request) -> Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None:
+            # DRF's decoding skips characters that are not base64, so "%%%" would be page one.
+            try:
+                b64decode(encoded.encode("ascii"), validate=True)
+            except (UnicodeEncodeError, binascii.Error) as exc:
+                raise NotFound(self.invalid_cursor_message) from exc
         cursor = super().decode_cursor(request)
         # DRF trusts the position it decodes; a forged one would reach the database as a
         # malformed datetime and fail there, so it is checked here and refused like any bad cursor.
