@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,11 @@ Status = Event.EventStatus
 LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
+
+# The factories, typed as what they build.
+new_event = cast(Callable[..., Event], EventFactory)
+new_user = cast(Callable[..., Any], UserFactory)
+new_participation = cast(Callable[..., Participation], ParticipationFactory)
 
 EVENT_KEYS = {
     "id",
@@ -58,12 +64,12 @@ def anon() -> APIClient:
 
 @pytest.fixture
 def organizer() -> Any:
-    return UserFactory(username="olga")
+    return new_user(username="olga")
 
 
 @pytest.fixture
 def other() -> Any:
-    return UserFactory(username="oscar")
+    return new_user(username="oscar")
 
 
 @pytest.fixture
@@ -83,12 +89,12 @@ def soon(hours: float = 24) -> datetime:
 def started(organizer: Any, status: str = Status.ONGOING, **kwargs: Any) -> Event:
     start = datetime.now(UTC) - timedelta(hours=1)
     kwargs.setdefault("end_date", start + timedelta(hours=3))
-    return EventFactory(organizer=organizer, status=status, start_date=start, **kwargs)
+    return new_event(organizer=organizer, status=status, start_date=start, **kwargs)
 
 
 def ended(organizer: Any, status: str = Status.COMPLETED) -> Event:
     start = datetime.now(UTC) - timedelta(days=2)
-    return EventFactory(
+    return new_event(
         organizer=organizer, status=status, start_date=start, end_date=start + timedelta(hours=2)
     )
 
@@ -130,7 +136,7 @@ def test_register_returns_id_username_and_a_working_token(anon: APIClient) -> No
 
 
 def test_register_refuses_taken_name_weak_password_and_unknown_fields(anon: APIClient) -> None:
-    UserFactory(username="ada")
+    new_user(username="ada")
     taken = anon.post(
         "/api/auth/register/",
         {"username": "ADA", "email": "a@example.com", "password": "an unguessable phrase"},
@@ -157,7 +163,7 @@ def test_register_refuses_taken_name_weak_password_and_unknown_fields(anon: APIC
 
 
 def test_token_for_good_credentials_and_400_for_bad_ones(anon: APIClient) -> None:
-    user = UserFactory(username="ada")
+    user = new_user(username="ada")
     good = anon.post(
         "/api/auth/token/",
         {"username": "ada", "password": "correct horse battery staple"},
@@ -191,11 +197,11 @@ def test_session_auth_enforces_csrf(organizer: Any) -> None:
 def test_discovery_lists_confirmed_and_ongoing_only_in_start_order(
     anon: APIClient, organizer: Any
 ) -> None:
-    later = EventFactory(organizer=organizer, start_date=soon(48))
-    earlier = EventFactory(organizer=organizer, start_date=soon(24))
+    later = new_event(organizer=organizer, start_date=soon(48))
+    earlier = new_event(organizer=organizer, start_date=soon(24))
     ongoing = started(organizer)
     for status in (Status.DRAFT, Status.CANCELLED, Status.ARCHIVED):
-        EventFactory(organizer=organizer, status=status)
+        new_event(organizer=organizer, status=status)
     ended(organizer)
 
     response = anon.get("/api/events/")
@@ -215,7 +221,7 @@ def test_seed_view_rules_completed_leaves_discovery_stays_reachable_and_in_my_ev
     anon: APIClient, organizer: Any, other: Any, as_organizer: APIClient, as_other: APIClient
 ) -> None:
     event = started(organizer)
-    ParticipationFactory(event=event, user=other)
+    new_participation(event=event, user=other)
     assert event.pk in ids(anon.get("/api/events/"))
 
     response = as_organizer.post(url(event, "complete"))
@@ -232,8 +238,8 @@ def test_seed_view_rules_completed_leaves_discovery_stays_reachable_and_in_my_ev
 
 
 def test_discovery_filters(anon: APIClient, organizer: Any) -> None:
-    jazz = EventFactory(organizer=organizer, title="Jazz night", start_date=soon(24))
-    chess = EventFactory(organizer=organizer, title="Chess club", start_date=soon(72))
+    jazz = new_event(organizer=organizer, title="Jazz night", start_date=soon(24))
+    chess = new_event(organizer=organizer, title="Chess club", start_date=soon(72))
     live = started(organizer, title="Live jazz")
 
     assert ids(anon.get("/api/events/?q=JAZZ")) == [live.pk, jazz.pk]
@@ -246,7 +252,7 @@ def test_discovery_filters(anon: APIClient, organizer: Any) -> None:
 
 def test_naive_query_datetimes_are_read_in_london(anon: APIClient, organizer: Any) -> None:
     # 09:00 UTC is 10:00 in London in July (BST).
-    event = EventFactory(
+    event = new_event(
         organizer=organizer, start_date=datetime(2099, 7, 1, 9, 0, tzinfo=UTC), end_date=None
     )
     assert ids(anon.get("/api/events/?starts_after=2099-07-01T10:00:00")) == [event.pk]
@@ -269,7 +275,7 @@ def test_bad_discovery_parameters_are_400_naming_them(
 
 
 def test_garbage_and_unknown_parameters_never_break_the_list(anon: APIClient) -> None:
-    EventFactory()
+    new_event()
     for query in ("page_size=abc", "page_size=-3", "page_size=0", "colour=blue", "q=%00"):
         response = anon.get(f"/api/events/?{query}")
         assert response.status_code in (200, 400), (query, response.content)
@@ -278,8 +284,8 @@ def test_garbage_and_unknown_parameters_never_break_the_list(anon: APIClient) ->
 
 def test_cursor_pages_walk_every_event_once_in_order(anon: APIClient, organizer: Any) -> None:
     same_start = soon(30)
-    events = [EventFactory(organizer=organizer, start_date=same_start) for _ in range(3)]
-    events += [EventFactory(organizer=organizer, start_date=soon(10 + i)) for i in range(4)]
+    events = [new_event(organizer=organizer, start_date=same_start) for _ in range(3)]
+    events += [new_event(organizer=organizer, start_date=soon(10 + i)) for i in range(4)]
     expected = [e.pk for e in sorted(events, key=lambda e: (e.start_date, e.pk))]
 
     seen: list[int] = []
@@ -326,32 +332,32 @@ def listing_queries(
 def test_listing_1_or_100_events_costs_one_query(
     anon: APIClient, organizer: Any, django_assert_num_queries: Any
 ) -> None:
-    first = EventFactory(organizer=organizer)
-    ParticipationFactory(event=first)
+    first = new_event(organizer=organizer)
+    new_participation(event=first)
     listing_queries(anon, "/api/events/?page_size=100", 1, django_assert_num_queries, 1)
 
-    for event in EventFactory.create_batch(99, organizer=UserFactory()):
-        ParticipationFactory(event=event)
+    for event in EventFactory.create_batch(99, organizer=new_user()):
+        new_participation(event=event)
     listing_queries(anon, "/api/events/?page_size=100", 100, django_assert_num_queries, 1)
 
 
 def test_my_events_of_1_or_100_costs_two_queries_token_included(
     organizer: Any, as_organizer: APIClient, django_assert_num_queries: Any
 ) -> None:
-    EventFactory(organizer=organizer)
+    new_event(organizer=organizer)
     listing_queries(
         as_organizer, "/api/events/mine/?page_size=100", 1, django_assert_num_queries, 2
     )
 
     for event in EventFactory.create_batch(99):
-        ParticipationFactory(event=event, user=organizer)
+        new_participation(event=event, user=organizer)
     listing_queries(
         as_organizer, "/api/events/mine/?page_size=100", 100, django_assert_num_queries, 2
     )
 
 
 def test_participant_count_counts_each_event_separately(anon: APIClient, organizer: Any) -> None:
-    busy, quiet = EventFactory(organizer=organizer), EventFactory(organizer=organizer)
+    busy, quiet = new_event(organizer=organizer), new_event(organizer=organizer)
     ParticipationFactory.create_batch(3, event=busy)
     counts = {
         item["id"]: item["participant_count"] for item in anon.get("/api/events/").json()["results"]
@@ -365,7 +371,7 @@ def test_participant_count_counts_each_event_separately(anon: APIClient, organiz
 def test_draft_is_visible_to_its_organizer_only(
     anon: APIClient, as_organizer: APIClient, as_other: APIClient, organizer: Any
 ) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     assert as_organizer.get(url(draft)).status_code == 200
     assert_error(anon.get(url(draft)), 404)
     assert_error(as_other.get(url(draft)), 404)
@@ -375,7 +381,7 @@ def test_draft_is_visible_to_its_organizer_only(
 def test_non_draft_events_are_reachable_by_anyone(
     anon: APIClient, organizer: Any, status: str
 ) -> None:
-    event = EventFactory(organizer=organizer, status=status)
+    event = new_event(organizer=organizer, status=status)
     response = anon.get(url(event))
     assert response.status_code == 200
     assert response.json()["status"] == status
@@ -489,7 +495,7 @@ def test_non_json_or_non_object_bodies_are_refused_with_detail(
 
 
 def test_organizer_edits_an_event(as_organizer: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer, status=Status.CONFIRMED, capacity=5)
+    event = new_event(organizer=organizer, status=Status.CONFIRMED, capacity=5)
     response = as_organizer.patch(url(event), {"title": "Renamed", "capacity": None}, format="json")
     assert response.status_code == 200, response.content
     assert (response.json()["title"], response.json()["capacity"]) == ("Renamed", None)
@@ -500,17 +506,17 @@ def test_organizer_edits_an_event(as_organizer: APIClient, organizer: Any) -> No
 def test_patch_permissions(
     anon: APIClient, as_other: APIClient, organizer: Any, other: Any
 ) -> None:
-    event = EventFactory(organizer=organizer)
+    event = new_event(organizer=organizer)
     assert_error(anon.patch(url(event), {"title": "x"}, format="json"), 401)
     assert_error(as_other.patch(url(event), {"title": "x"}, format="json"), 403)
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     assert_error(as_other.patch(url(draft), {"title": "x"}, format="json"), 404)
     event.refresh_from_db()
     assert event.title != "x"
 
 
 def test_status_is_not_writable(as_organizer: APIClient, organizer: Any) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     response = as_organizer.patch(url(draft), {"status": "CONFIRMED"}, format="json")
     assert "confirm" in assert_error(response, 400, "status")["status"][0]
     draft.refresh_from_db()
@@ -520,7 +526,7 @@ def test_status_is_not_writable(as_organizer: APIClient, organizer: Any) -> None
 def test_patch_end_date_is_checked_against_the_stored_start(
     as_organizer: APIClient, organizer: Any
 ) -> None:
-    event = EventFactory(organizer=organizer, status=Status.DRAFT)
+    event = new_event(organizer=organizer, status=Status.DRAFT)
     before = (event.start_date - timedelta(minutes=1)).isoformat()
     assert_error(
         as_organizer.patch(url(event), {"end_date": before}, format="json"), 400, "end_date"
@@ -528,7 +534,7 @@ def test_patch_end_date_is_checked_against_the_stored_start(
 
 
 def test_capacity_cannot_drop_below_who_has_joined(as_organizer: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer)
+    event = new_event(organizer=organizer)
     ParticipationFactory.create_batch(2, event=event)
     assert_error(as_organizer.patch(url(event), {"capacity": 1}, format="json"), 400, "capacity")
     assert as_organizer.patch(url(event), {"capacity": 2}, format="json").status_code == 200
@@ -545,12 +551,12 @@ def test_finished_events_cannot_be_edited(
 
 
 def test_put_is_not_offered(as_organizer: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer)
+    event = new_event(organizer=organizer)
     assert_error(as_organizer.put(url(event), {"title": "x"}, format="json"), 405)
 
 
 def test_organizer_deletes_a_draft(as_organizer: APIClient, organizer: Any) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     response = as_organizer.delete(url(draft))
     assert response.status_code == 204
     assert not Event.objects.filter(pk=draft.pk).exists()
@@ -560,14 +566,14 @@ def test_organizer_deletes_a_draft(as_organizer: APIClient, organizer: Any) -> N
     "status", [Status.CONFIRMED, Status.ONGOING, Status.COMPLETED, Status.CANCELLED]
 )
 def test_only_drafts_can_be_deleted(as_organizer: APIClient, organizer: Any, status: str) -> None:
-    event = EventFactory(organizer=organizer, status=status)
+    event = new_event(organizer=organizer, status=status)
     assert_error(as_organizer.delete(url(event)), 409)
     assert Event.objects.filter(pk=event.pk).exists()
 
 
 def test_delete_permissions(anon: APIClient, as_other: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer, status=Status.CONFIRMED)
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    event = new_event(organizer=organizer, status=Status.CONFIRMED)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     assert_error(anon.delete(url(draft)), 401)
     assert_error(as_other.delete(url(draft)), 404)
     assert_error(as_other.delete(url(event)), 403)
@@ -580,7 +586,7 @@ def test_delete_permissions(anon: APIClient, as_other: APIClient, organizer: Any
 def test_confirm_a_future_draft_records_who_and_from_where(
     as_organizer: APIClient, organizer: Any
 ) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
+    draft = new_event(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
     response = as_organizer.post(url(draft, "confirm"))
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "CONFIRMED"
@@ -590,7 +596,7 @@ def test_confirm_a_future_draft_records_who_and_from_where(
 
 
 def test_cancel_a_confirmed_event(as_organizer: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer, status=Status.CONFIRMED)
+    event = new_event(organizer=organizer, status=Status.CONFIRMED)
     response = as_organizer.post(url(event, "cancel"))
     assert response.status_code == 200
     assert response.json()["status"] == "CANCELLED"
@@ -620,11 +626,11 @@ REFUSED = [
 
 def make(kind: str, organizer: Any) -> Event:
     if kind == "confirmed_future":
-        return EventFactory(organizer=organizer, status=Status.CONFIRMED, start_date=soon(24))
+        return new_event(organizer=organizer, status=Status.CONFIRMED, start_date=soon(24))
     if kind == "draft_past":
         return started(organizer, Status.DRAFT)
     if kind == "cancelled":
-        return EventFactory(organizer=organizer, status=Status.CANCELLED)
+        return new_event(organizer=organizer, status=Status.CANCELLED)
     return ended(organizer, Status.COMPLETED if kind == "completed" else Status.ARCHIVED)
 
 
@@ -646,7 +652,7 @@ def test_only_the_organizer_makes_transitions(
     anon: APIClient, as_other: APIClient, organizer: Any, action: str
 ) -> None:
     event = started(organizer, Status.ONGOING)
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
+    draft = new_event(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
     assert_error(anon.post(url(event, action)), 401)
     assert_error(as_other.post(url(event, action)), 403)
     assert_error(as_other.post(url(draft, action)), 404)
@@ -657,7 +663,7 @@ def test_only_the_organizer_makes_transitions(
 
 
 def test_join_and_leave_are_idempotent(as_other: APIClient, other: Any, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer)
+    event = new_event(organizer=organizer)
     for _ in range(2):
         response = as_other.post(url(event, "join"))
         assert response.status_code == 200
@@ -670,8 +676,8 @@ def test_join_and_leave_are_idempotent(as_other: APIClient, other: Any, organize
 
 
 def test_join_a_full_event_is_409(as_other: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer, capacity=1)
-    ParticipationFactory(event=event)
+    event = new_event(organizer=organizer, capacity=1)
+    new_participation(event=event)
     assert_error(as_other.post(url(event, "join")), 409)
 
 
@@ -683,8 +689,8 @@ def test_join_and_leave_only_open_events(as_other: APIClient, organizer: Any, st
 
 
 def test_join_permissions(anon: APIClient, as_other: APIClient, organizer: Any) -> None:
-    event = EventFactory(organizer=organizer)
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    event = new_event(organizer=organizer)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     assert_error(anon.post(url(event, "join")), 401)
     assert_error(as_other.post(url(draft, "join")), 404)
     assert_error(client_for(organizer).post(url(draft, "join")), 409)
@@ -696,7 +702,7 @@ def test_join_permissions(anon: APIClient, as_other: APIClient, organizer: Any) 
 def test_history_lists_changes_oldest_first(
     anon: APIClient, as_organizer: APIClient, organizer: Any
 ) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
+    draft = new_event(organizer=organizer, status=Status.DRAFT, start_date=soon(48))
     as_organizer.post(url(draft, "confirm"))
     as_organizer.post(url(draft, "cancel"))
 
@@ -712,7 +718,7 @@ def test_history_lists_changes_oldest_first(
 
 
 def test_history_of_someone_elses_draft_is_404(as_other: APIClient, organizer: Any) -> None:
-    draft = EventFactory(organizer=organizer, status=Status.DRAFT)
+    draft = new_event(organizer=organizer, status=Status.DRAFT)
     assert_error(as_other.get(url(draft, "history")), 404)
 
 
@@ -726,11 +732,11 @@ def test_my_events_needs_a_user(anon: APIClient) -> None:
 def test_my_events_by_role_status_and_archive(
     as_other: APIClient, other: Any, organizer: Any
 ) -> None:
-    mine = EventFactory(organizer=other, status=Status.DRAFT)
-    joined = EventFactory(organizer=organizer)
-    ParticipationFactory(event=joined, user=other)
+    mine = new_event(organizer=other, status=Status.DRAFT)
+    joined = new_event(organizer=organizer)
+    new_participation(event=joined, user=other)
     archived = ended(other, Status.ARCHIVED)
-    EventFactory(organizer=organizer)
+    new_event(organizer=organizer)
 
     assert set(ids(as_other.get("/api/events/mine/"))) == {mine.pk, joined.pk}
     assert ids(as_other.get("/api/events/mine/?role=organizer")) == [mine.pk]
