@@ -148,6 +148,9 @@ REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Eventide <noreply@eventide.local>")
 
+# Database sessions whose keys are checked before they reach a query (a NUL byte was a 500).
+SESSION_ENGINE = "core.sessions"
+
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -19,5 +19,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Unknown /api/.../ URLs get a JSON 404; slash-less ones still get Django's APPEND_SLASH.
-    re_path(r"^(?:.*/)?$", not_found),
+    re_path(r"^(?:[\s\S]*/)?$", not_found),
 ]

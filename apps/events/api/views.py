@@ -186,7 +186,7 @@ class EventViewSet(
         parameters=MINE_PARAMETERS,
         responses={200: EventSerializer(many=True), **errors(400, 404)},
     )
-    @action(detail=False)
+    @action(detail=False, filter_backends=[])
     def mine(self, request: Request) -> Response:
         query = MineQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -253,7 +253,7 @@ class EventViewSet(
         summary="Status history, oldest first",
         responses={200: StatusChangeSerializer(many=True), **errors(404)},
     )
-    @action(detail=True, pagination_class=None)
+    @action(detail=True, pagination_class=None, filter_backends=[])
     def history(self, request: Request, pk: str) -> Response:
         event = self.get_object()
         changes = selectors.history(event)
