@@ -60,14 +60,16 @@ def mine(
 
     ARCHIVED events appear only when `statuses` asks for them.
     """
-    organizes = Q(organizer=user)
-    joined = Q(id__in=user.participations.values("event_id"))
+    organized_ids = Event.objects.filter(organizer=user).order_by().values("id")
+    joined_ids = Participation.objects.filter(user=user).order_by().values("event_id")
     if role == "organizer":
-        queryset = Event.objects.filter(organizes)
+        queryset = Event.objects.filter(organizer=user)
     elif role == "participant":
-        queryset = Event.objects.filter(joined)
+        queryset = Event.objects.filter(id__in=joined_ids)
     else:
-        queryset = Event.objects.filter(organizes | joined)
+        # A UNION of the two id lists, not `organizer = u OR id IN (...)`: the OR made
+        # PostgreSQL scan every event (123 ms at 1M events), the UNION uses both indexes.
+        queryset = Event.objects.filter(id__in=organized_ids.union(joined_ids))
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     else:
