@@ -229,6 +229,9 @@ if SENTRY_DSN:
         release=env.str("SENTRY_RELEASE", default="") or None,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
         send_default_pii=False,
+        # Only the integrations named here: auto-enabling imports whatever is installed (and
+        # crashed on starlette without jinja2 in the dev environment).
+        auto_enabling_integrations=False,
         integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=False)],
     )
 
