@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django_celery_results.models import TaskResult
-from kombu import Connection
+from kombu import Connection, Producer
 
 from apps.events.tasks import mark_ended_events_as_completed
 from tests.support import processes
@@ -33,7 +33,7 @@ def publish_pickled_task(broker_url: str, task_name: str, payload: object) -> st
     """A protocol-2 task message whose body is pickle, put on the default queue with plain kombu."""
     task_id = str(uuid.uuid4())
     with Connection(broker_url) as conn:
-        conn.Producer().publish(
+        Producer(conn).publish(
             ((payload,), {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}),
             serializer="pickle",
             exchange="celery",
