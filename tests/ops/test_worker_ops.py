@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +142,56 @@ def test_flower_runs_as_in_the_seed_behind_basic_auth_from_the_environment(
         )
     finally:
         flower.stop()
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Iterator[int]:
+    """A real Redis Sentinel watching the test Redis as master `eventide-master`."""
+    import shutil
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    master = urlsplit(settings.CELERY_BROKER_URL)
+    port = processes.free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor eventide-master {master.hostname} {master.port or 6379} 1\n"
+    )
+    proc = processes.ManagedProcess("sentinel", [server, str(conf), "--sentinel"], {}).start()
+    proc.wait_for_output("monitor master", timeout=30)
+    yield port
+    proc.stop()
+
+
+def test_a_worker_on_a_sentinel_broker_url_consumes_tasks(
+    sentinel: int, transactional_db: None, purged_broker: None
+) -> None:
+    env = processes.child_env(
+        # The first sentinel is dead: the URL list is a failover list.
+        CELERY_BROKER_URL=f"sentinel://127.0.0.1:{processes.free_port()}/1;"
+        f"sentinel://127.0.0.1:{sentinel}/1",
+        CELERY_BROKER_SENTINEL_MASTER="eventide-master",
+    )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "healthcheck", "--only", "broker"],
+        cwd=processes.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    worker = processes.worker(env, "-c", "1", name="sentinel").start()
+    try:
+        worker.wait_for_output("ready.", timeout=60)
+        assert "Connected to sentinel://" in worker.output()
+        # Published straight to the master's DB 1, consumed by the worker through the sentinel.
+        result = mark_ended_events_as_completed.delay()
+        assert result.get(timeout=60) == 0, worker.output()[-3000:]
+    finally:
+        worker.stop()
