@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from core.health import healthz
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("apps.events.api.urls")),
+    path("healthz", healthz, name="healthz"),
 ]
