@@ -7,17 +7,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, cast
 
-import hypothesis_jsonschema._from_schema
 import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture import utils as conjecture_utils
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
@@ -54,30 +51,6 @@ CHECKS = [
 @pytest.fixture(autouse=True)
 def fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-class _ManyWithMore(conjecture_utils.many):
-    """hypothesis-jsonschema 0.23.1 (the latest) drives `many` with `.more()`, which recent
-    Hypothesis replaced by `with many(...) as elements: for _ in elements`; this bridges the two."""
-
-    def more(self) -> bool:
-        if self._depth is None:
-            self.__enter__()
-            self._elements = iter(self)
-        try:
-            next(self._elements)
-        except StopIteration:
-            self.__exit__(None)
-            return False
-        return True
-
-
-@pytest.fixture
-def jsonschema_strategies_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not hasattr(conjecture_utils.many, "more"):
-        monkeypatch.setattr(
-            hypothesis_jsonschema._from_schema, "cu", SimpleNamespace(many=_ManyWithMore)
-        )
 
 
 def fetch_schema() -> dict[str, Any]:
@@ -246,7 +219,7 @@ class Fuzzing:
             self.examples.setdefault(kind, f"{case.as_curl_command(headers)}\n{first}")
 
 
-@pytest.mark.usefixtures("jsonschema_strategies_work", "connection_kept_across_requests")
+@pytest.mark.usefixtures("connection_kept_across_requests")
 def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema() -> None:
     from core.wsgi import application
 
