@@ -93,6 +93,17 @@ def _in_range(value: datetime) -> None:
         )
 
 
+class TextField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would quietly turn 5 into "5"."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return str(super().to_internal_value(data))
+
+
 class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     """What an organizer may set: creating (POST) or editing (PATCH) an event.
 
@@ -103,11 +114,9 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
         "status": "Status is not writable: use the confirm, cancel and complete actions.",
     }
 
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(
-        max_length=MAX_DESCRIPTION, allow_blank=True, required=False
-    )
-    venue = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    title = TextField(max_length=200)
+    description = TextField(max_length=MAX_DESCRIPTION, allow_blank=True, required=False)
+    venue = TextField(max_length=200, allow_blank=True, required=False)
     start_date = serializers.DateTimeField(validators=[_in_range])
     end_date = serializers.DateTimeField(
         allow_null=True, required=False, validators=[_in_range], help_text="After start_date."
@@ -153,9 +162,9 @@ class RegisterSerializer(StrictFieldsMixin, serializers.Serializer):
     """A new account and its API token."""
 
     id = serializers.IntegerField(read_only=True)
-    username = serializers.CharField(max_length=150)
+    username = TextField(max_length=150)
     email = serializers.EmailField(max_length=254, write_only=True)
-    password = serializers.CharField(
+    password = TextField(
         max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
     )
     token = serializers.CharField(read_only=True)
@@ -187,8 +196,8 @@ class RegisterSerializer(StrictFieldsMixin, serializers.Serializer):
 class TokenSerializer(StrictFieldsMixin, serializers.Serializer):
     """Credentials in, the account's API token out."""
 
-    username = serializers.CharField(max_length=150, write_only=True)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    username = TextField(max_length=150, write_only=True)
+    password = TextField(max_length=128, write_only=True, trim_whitespace=False)
     token = serializers.CharField(read_only=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

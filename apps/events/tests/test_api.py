@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -798,3 +799,15 @@ def test_anonymous_and_user_requests_are_throttled(settings: Any, organizer: Any
         assert_error(user.get("/api/events/"), 429)
     finally:
         cache.clear()
+
+
+@pytest.mark.parametrize("value", [5, 1.5, True, ["a"], {"a": 1}])
+def test_text_fields_refuse_values_that_are_not_strings(value: object) -> None:
+    user = UserFactory.create()
+    client = APIClient()
+    client.force_authenticate(user)
+    start = (timezone.now() + timedelta(days=1)).isoformat()
+    response = client.post("/api/events/", {"title": value, "start_date": start}, format="json")
+    assert response.status_code == 400
+    assert "title" in response.json()
+    assert not Event.objects.exists()
