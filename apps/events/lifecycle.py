@@ -137,29 +137,33 @@ def complete(event_id: int, *, actor: Any = None, source: str = Source.API) -> E
 
 
 def _sweep(due: Q, to_status: str, at: datetime, extra: dict[str, datetime]) -> list[Transition]:
-    """Move every event matching `due` to `to_status`, with one audit row each, in one statement.
+    """Move every event matching `due` to `to_status`, with one audit row each.
 
-    On PostgreSQL the due rows are locked with SKIP LOCKED inside a data-modifying CTE, so two
-    sweeps running at once split the rows between them and none is changed twice. Elsewhere
-    (the SQLite of `make dev`, which serialises writers) the same happens in three statements.
+    On PostgreSQL this is one statement (atomic on its own, one round trip): a data-modifying
+    CTE locks the due rows with SKIP LOCKED, so two sweeps running at once split the rows between
+    them and none is changed twice. Elsewhere (the SQLite of `make dev`, which serialises
+    writers) the same happens in three statements inside a transaction.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            changes = _sweep_postgresql(due, to_status, at, extra)
-        else:
+    if connection.vendor == "postgresql":
+        changes = _sweep_postgresql(due, to_status, at, extra)
+    else:
+        with transaction.atomic():
             changes = _sweep_portable(due, to_status, at, extra)
-        effects.announce_after_commit(changes)
+    effects.announce_after_commit(changes)
     return changes
 
 
 def _due_rows(due: Q) -> QuerySet[Event]:
-    return Event.objects.filter(due).order_by().select_for_update(skip_locked=True)
+    return Event.objects.filter(due).order_by()
 
 
 def _sweep_postgresql(
     due: Q, to_status: str, at: datetime, extra: dict[str, datetime]
 ) -> list[Transition]:
     select_sql, select_params = _due_rows(due).values_list("id", "status").query.sql_with_params()
+    # Written out rather than select_for_update(), which Django refuses outside a transaction:
+    # the statement below is its own transaction.
+    select_sql += " FOR UPDATE SKIP LOCKED"
     event_table = Event._meta.db_table
     change_table = EventStatusChange._meta.db_table
     assignments = ", ".join(f"{column} = %s" for column in ["status", "updated_at", *extra])
@@ -186,7 +190,7 @@ def _sweep_postgresql(
 def _sweep_portable(
     due: Q, to_status: str, at: datetime, extra: dict[str, datetime]
 ) -> list[Transition]:
-    rows = list(_due_rows(due).values_list("id", "status"))
+    rows = list(_due_rows(due).select_for_update(skip_locked=True).values_list("id", "status"))
     ids = [event_id for event_id, _ in rows]
     Event.objects.filter(due, id__in=ids).update(status=to_status, updated_at=at, **extra)
     EventStatusChange.objects.bulk_create(
@@ -224,9 +228,9 @@ def complete_ended(at: datetime | None = None) -> list[Transition]:
 def start_started(at: datetime | None = None) -> list[Transition]:
     """Started CONFIRMED events → ONGOING; those already over go straight to COMPLETED."""
     at = at or now()
-    with transaction.atomic():
-        completed = complete_ended(at)
-        started = _sweep(started_q(at), Status.ONGOING, at, {})
+    # Completing first means an event already over never passes through ONGOING.
+    completed = complete_ended(at)
+    started = _sweep(started_q(at), Status.ONGOING, at, {})
     return completed + started
 
 

@@ -92,9 +92,15 @@ class Event(models.Model):
 
 
 class Participation(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="participations")
+    # Both lookups are served by the two composite indexes below.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="participations", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="participations",
+        db_index=False,
     )
     joined_at = models.DateTimeField(auto_now_add=True)
 
@@ -117,7 +123,10 @@ class EventStatusChange(models.Model):
         TASK = "task", "Task"
         WEB = "web", "Web page"
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="status_changes")
+    # Indexed by statuschange_event_idx below; a second single-column index would only slow sweeps.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="status_changes", db_index=False
+    )
     from_status = models.CharField(max_length=16, choices=Event.EventStatus.choices)
     to_status = models.CharField(max_length=16, choices=Event.EventStatus.choices)
     at = models.DateTimeField()
@@ -127,12 +136,20 @@ class EventStatusChange(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     source = models.CharField(max_length=8, choices=Source.choices)
 
     class Meta:
         ordering = ("at", "id")
-        indexes = [models.Index(fields=["event", "at", "id"], name="statuschange_event_idx")]
+        indexes = [
+            models.Index(fields=["event", "at", "id"], name="statuschange_event_idx"),
+            # Sweeps write actor NULL: a partial index costs them nothing, yet deleting a user
+            # (SET NULL on their changes) still finds their rows without a scan.
+            models.Index(
+                fields=["actor"], name="statuschange_actor_idx", condition=Q(actor__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
