@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -115,6 +116,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         yield browser
         browser.close()
+        # Inside Playwright's context the ORM opened its own connection: close it, or the test
+        # database cannot be dropped at the end of the session.
+        connections.close_all()
 
 
 def new_page(browser: Any, server: Server, width: int = 1280, height: int = 860) -> Any:
