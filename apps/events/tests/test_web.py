@@ -426,3 +426,13 @@ def test_staff_see_a_link_to_the_admin(alice: User) -> None:
     assert b'href="/admin/"' not in logged_in(alice).get("/").content
     staff = UserFactory.create(username="staff", is_staff=True)
     assert b'href="/admin/"' in logged_in(staff).get("/").content
+
+
+def test_error_pages_keep_the_site_layout(alice: User, bob: User) -> None:
+    response = Client().get("/events/999999/")
+    assert response.status_code == 404
+    assert b"<h1>Not found</h1>" in response.content
+    event = EventFactory.create(organizer=alice)
+    response = logged_in(bob).get(f"/events/{event.pk}/edit/")
+    assert response.status_code == 403
+    assert b"Only the organizer can edit an event." in response.content
