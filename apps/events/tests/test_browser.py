@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from apps.events import lifecycle
-from apps.events.models import Event
+from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support import processes
 
@@ -178,8 +178,29 @@ def wait_for_status(page: Any, status: str, timeout: float = LIVE_TIMEOUT_MS) ->
 
 
 def mark_page(page: Any) -> None:
-    """A marker that a reload or a navigation would erase."""
-    page.evaluate("window.__sameDocument = true")
+    """A marker that a reload or a navigation would erase, and when each status was shown."""
+    page.evaluate(
+        """() => {
+            window.__sameDocument = true;
+            window.__shownAt = {};
+            const badge = document.querySelector("[data-status-badge]");
+            new MutationObserver(() => {
+                window.__shownAt[badge.getAttribute("data-status")] = Date.now();
+            }).observe(badge, {attributes: true, attributeFilter: ["data-status"]});
+        }"""
+    )
+
+
+def report_lag(page: Any, event: Event) -> None:
+    """Print (never assert) how long after each transition committed the badge showed it."""
+    shown = page.evaluate("window.__shownAt")
+    for change in EventStatusChange.objects.filter(event=event).order_by("at"):
+        if change.to_status in shown:
+            lag = shown[change.to_status] / 1000 - change.at.timestamp()
+            late = (change.at - event.start_date).total_seconds()
+            print(
+                f"{change.to_status}: transition at start{late:+.2f}s, on the page {lag:.3f}s later"
+            )
 
 
 def still_same_page(page: Any) -> bool:
@@ -260,6 +281,7 @@ def test_an_event_goes_live_from_sign_up_to_completed_without_a_reload(
     wait_for_status(organizer, Status.COMPLETED)
     assert still_same_page(attendee) and still_same_page(organizer)
     assert {Status.ONGOING, Status.COMPLETED} <= set(pushed_statuses(sent, event.pk)), sent
+    report_lag(attendee, event)
 
     attendee.click("a:text('My events')")
     assert attendee.locator("a:text('Rooftop launch party')").count() == 0
