@@ -197,10 +197,10 @@ def report_lag(page: Any, event: Event) -> None:
     for change in EventStatusChange.objects.filter(event=event).order_by("at"):
         if change.to_status in shown:
             lag = shown[change.to_status] / 1000 - change.at.timestamp()
-            late = (change.at - event.start_date).total_seconds()
-            print(
-                f"{change.to_status}: transition at start{late:+.2f}s, on the page {lag:.3f}s later"
-            )
+            due = event.end_date if change.to_status == Status.COMPLETED else event.start_date
+            assert due is not None
+            late = (change.at - due).total_seconds()
+            print(f"{change.to_status}: {late:.2f}s after due, on the page {lag:.3f}s later")
 
 
 def still_same_page(page: Any) -> bool:
