@@ -270,6 +270,7 @@ def test_an_event_goes_live_from_sign_up_to_completed_without_a_reload(
     assert badge(attendee).get_attribute("data-status") == Status.CONFIRMED, (
         "the event started before the attendee's page loaded: nothing left to watch live"
     )
+    print(f"joined with {(start - timezone.now()).total_seconds():.1f}s to spare before the start")
     mark_page(attendee)
     mark_page(organizer)
 
