@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -72,7 +73,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "events/detail.html", context)
 
 
-def _organizer_actions(event: Event, at: Any) -> list[str]:
+def _organizer_actions(event: Event, at: datetime) -> list[str]:
     """The transitions the organizer can make now, so the page offers only those buttons."""
     sources = {name: spec[0] for name, spec in lifecycle.MANUAL_TRANSITIONS.items()}
     actions = []
