@@ -43,12 +43,6 @@ PASSWORD = "a sturdy passphrase 42"
 LIVE_TIMEOUT_MS = 60_000
 
 
-def daphne(env: dict[str, str], port: int) -> processes.ManagedProcess:
-    """`daphne -b 127.0.0.1 -p PORT core.asgi:application`, the seed's server."""
-    argv = [str(processes.VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
-    return processes.ManagedProcess("daphne", [*argv, "core.asgi:application"], env)
-
-
 class Server:
     """A Daphne serving the test database on a fixed port, which it can be restarted on."""
 
@@ -58,7 +52,7 @@ class Server:
         self.proc: processes.ManagedProcess | None = None
 
     def start(self) -> None:
-        self.proc = daphne(processes.child_env(), self.port).start()
+        self.proc = processes.daphne(processes.child_env(), self.port).start()
         self.proc.wait_for_output("Listening on TCP address", timeout=60)
 
     def stop(self) -> None:
