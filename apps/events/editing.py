@@ -10,12 +10,15 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.events import effects
 from apps.events.models import Event
 
 Status = Event.EventStatus
 
-EDITABLE_FIELDS = frozenset({"title", "description", "venue", "start_date", "end_date", "capacity"})
+EDITABLE_FIELDS = ("title", "description", "venue", "start_date", "end_date", "capacity")
 FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIVED})
+# Moving a date moves the next due moment: the wake-up must be rescheduled.
+DATE_FIELDS = frozenset({"start_date", "end_date"})
 
 
 class EditRefused(Exception):
@@ -43,6 +46,8 @@ def update_event(event_id: int, **fields: Any) -> Event:
         for name, value in fields.items():
             setattr(event, name, value)
         event.save(update_fields=[*fields, "updated_at"])
+        if DATE_FIELDS & fields.keys():
+            effects.reschedule_after_commit()
     return event
 
 
@@ -56,6 +61,6 @@ def delete_draft(event_id: int) -> None:
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
-    unknown = set(fields) - EDITABLE_FIELDS
+    unknown = set(fields).difference(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")

@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from apps.events import editing
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
-from apps.events.web.forms import NotEditable, update_event
 
 pytestmark = pytest.mark.django_db
 Status = Event.EventStatus
@@ -361,8 +361,8 @@ def test_finished_events_cannot_be_edited(alice: User, status: str) -> None:
 
 def test_update_event_refuses_an_event_finished_meanwhile(alice: User) -> None:
     event = EventFactory.create(organizer=alice, status=Status.COMPLETED)
-    with pytest.raises(NotEditable):
-        update_event(event.pk, {"title": "Too late"})
+    with pytest.raises(editing.EditRefused):
+        editing.update_event(event.pk, title="Too late")
 
 
 def test_only_the_organizer_may_edit(alice: User, bob: User) -> None:

@@ -1,4 +1,4 @@
-"""Forms of the pages, and the create/update functions they feed (plain, typed, testable).
+"""Forms of the pages; what they create or change goes through `apps.events.editing`.
 
 Datetimes typed into the forms are naive and read in the project's zone (Europe/London), the
 same rule as the API; a time that does not exist there (the hour skipped in March) is an error.
@@ -11,19 +11,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm, UsernameField
-from django.db import transaction
 
+from apps.events import editing
 from apps.events.models import Event
-
-Status = Event.EventStatus
-
-# Statuses in which the organizer may still edit the event (CONTRACT §4, PATCH).
-EDITABLE_STATUSES = frozenset({Status.DRAFT, Status.CONFIRMED, Status.ONGOING})
-EVENT_FIELDS = ("title", "description", "venue", "start_date", "end_date", "capacity")
-
-
-class NotEditable(Exception):
-    """The event is COMPLETED, CANCELLED or ARCHIVED: it can no longer be edited."""
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -61,7 +51,7 @@ class EventForm(forms.ModelForm):
 
     class Meta:
         model = Event
-        fields = EVENT_FIELDS
+        fields = editing.EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
     def clean(self) -> dict[str, Any]:
@@ -76,29 +66,6 @@ class EventForm(forms.ModelForm):
         # the error in their own words (e.g. "Constraint event_end_after_start is violated").
         if not self.errors:
             super()._post_clean()  # type: ignore[misc]
-
-
-def create_event(organizer: Any, data: dict[str, Any]) -> Event:
-    """A new DRAFT event organized by `organizer`, from cleaned form data."""
-    return Event.objects.create(
-        organizer=organizer,
-        status=Status.DRAFT,
-        **{name: data.get(name) for name in EVENT_FIELDS if name in data},
-    )
-
-
-def update_event(event_id: int, data: dict[str, Any]) -> Event:
-    """Apply cleaned form data to an event that is still editable; raises NotEditable if not."""
-    with transaction.atomic():
-        # Locked so a sweep or a transition cannot finish the event between the check and the save.
-        event = Event.objects.select_for_update().get(pk=event_id)
-        if event.status not in EDITABLE_STATUSES:
-            raise NotEditable(f"A {event.get_status_display().lower()} event cannot be edited.")
-        fields = [name for name in EVENT_FIELDS if name in data]
-        for name in fields:
-            setattr(event, name, data[name])
-        event.save(update_fields=[*fields, "updated_at"])
-    return event
 
 
 class SignupForm(UserCreationForm):

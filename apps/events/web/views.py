@@ -15,16 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.events import lifecycle, participation, selectors
+from apps.events import editing, lifecycle, participation, selectors
 from apps.events.models import Event, EventStatusChange, Participation
-from apps.events.web.forms import (
-    EDITABLE_STATUSES,
-    EventForm,
-    NotEditable,
-    SignupForm,
-    create_event,
-    update_event,
-)
+from apps.events.web.forms import EventForm, SignupForm
 
 Status = Event.EventStatus
 PAGE_SIZE = 20
@@ -66,7 +59,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "joined": joined,
         "is_open": event.status in Event.ACTIVE_STATUSES,
         "is_full": event.capacity is not None and event.participant_count >= event.capacity,  # type: ignore[attr-defined]
-        "can_edit": is_organizer and event.status in EDITABLE_STATUSES,
+        "can_edit": is_organizer and editing.can_edit(event),
         "actions": _organizer_actions(event, at) if is_organizer else [],
         "history": EventStatusChange.objects.filter(event=event).order_by("at", "id"),
     }
@@ -143,7 +136,7 @@ def my_events(request: HttpRequest) -> HttpResponse:
 def event_create(request: HttpRequest) -> HttpResponse:
     form = EventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        event = create_event(request.user, form.cleaned_data)
+        event = editing.create_event(request.user, **form.cleaned_data)
         messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
         return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": None})
@@ -154,14 +147,14 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     if event.organizer_id != request.user.pk:
         raise PermissionDenied("Only the organizer can edit an event.")
-    if event.status not in EDITABLE_STATUSES:
+    if not editing.can_edit(event):
         messages.error(request, f"A {event.get_status_display().lower()} event cannot be edited.")
         return redirect("events:detail", pk=event.pk)
     form = EventForm(request.POST or None, instance=event)
     if request.method == "POST" and form.is_valid():
         try:
-            update_event(event.pk, form.cleaned_data)
-        except NotEditable as refused:
+            editing.update_event(event.pk, **form.cleaned_data)
+        except editing.EditRefused as refused:
             messages.error(request, str(refused))
         else:
             messages.success(request, "Event saved.")
