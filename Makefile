@@ -44,8 +44,8 @@ format: install
 
 # Regenerate the pinned files after editing pyproject.toml.
 lock: install
-	$(BIN)/pip-compile -q --strip-extras --no-header -o requirements.txt pyproject.toml
-	$(BIN)/pip-compile -q --strip-extras --no-header --extra dev -o requirements-dev.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 
 from tests.support import processes
+
+# Tests speak plain http (test client, Daphne on 127.0.0.1): no HTTPS redirect or secure-only
+# cookies, here (settings are already loaded) and in child processes (child_env copies os.environ).
+os.environ["DJANGO_SECURE"] = "false"
+settings.SECURE_SSL_REDIRECT = False
+settings.SESSION_COOKIE_SECURE = False
+settings.CSRF_COOKIE_SECURE = False
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

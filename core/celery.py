@@ -13,3 +13,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 if app.conf.result_backend == "django-db":
     app.backend_cls = "core.results:DatabaseBackend"  # type: ignore[attr-defined]
 app.autodiscover_tasks()
+
+# Worker and beat use Django's LOGGING (LOG_FORMAT=json) and honour --logfile.
+from celery.signals import setup_logging  # noqa: E402
+
+from core.logs import configure_celery_logging  # noqa: E402
+
+setup_logging.connect(configure_celery_logging, weak=False)

@@ -1,6 +1,7 @@
 """Eventide settings: safe local defaults, production values from the environment (CONTRACT §7)."""
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
@@ -15,6 +16,16 @@ def redis_db_url(base_url: str, db: int) -> str:
     """The same Redis server as `base_url`, database `db` (DB 0 Channels, DB 1 Celery)."""
     parts = urlsplit(base_url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def verified_tls(url: str) -> str:
+    """A `rediss://` URL checks the server certificate unless it says otherwise (kombu's default
+    for a bare `rediss://` is CERT_NONE); `ssl_cert_reqs=none|optional` in the URL opts out."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss" or "ssl_cert_reqs=" in parts.query:
+        return url
+    query = "&".join(q for q in (parts.query, "ssl_cert_reqs=required") if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
@@ -74,6 +85,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer fails a request (and /healthz) in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -101,7 +117,7 @@ LOGOUT_REDIRECT_URL = "/"
 
 # --- Redis: one server, DB 0 for Channels, DB 1 for the Celery broker (the seed's allocation) ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379")
-CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default=redis_db_url(REDIS_URL, 0))
+CHANNEL_LAYER_URL = verified_tls(env.str("CHANNEL_LAYER_URL", default=redis_db_url(REDIS_URL, 0)))
 
 CHANNEL_LAYERS = {
     "default": {
@@ -111,8 +127,8 @@ CHANNEL_LAYERS = {
 }
 
 # --- Celery (the seed's Configuration Reference, plus what makes acks_late safe) ---
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1))
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="django-db")
+CELERY_BROKER_URL = verified_tls(env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1)))
+CELERY_RESULT_BACKEND = verified_tls(env.str("CELERY_RESULT_BACKEND", default="django-db"))
 CELERY_RESULT_EXTENDED = True
 # Writing a task state while the database is down waits and retries (core/results.py).
 # Backoff from 0.5 s up to 5 s (jittered), 40 times: about two minutes of database outage.
@@ -131,10 +147,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     # Longer than any countdown we use (wake-ups are capped far below it) and than the time limit.
     "visibility_timeout": 2 * 60 * 60,
 }
+# Redis Sentinel: CELERY_BROKER_URL="sentinel://:PASSWORD@h1:26379/1;sentinel://:PASSWORD@h2:26379/1"
+# names the sentinels; the master's name comes from here (the password in the URL is the master's).
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
+    if sentinel_password := env.str("CELERY_BROKER_SENTINEL_PASSWORD", default=""):
+        CELERY_BROKER_TRANSPORT_OPTIONS["sentinel_kwargs"] = {"password": sentinel_password}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -157,6 +179,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Eventide <noreply@ev
 if env.str("EMAIL_BACKEND", default=""):
     EMAIL_BACKEND = env.str("EMAIL_BACKEND")
 
+# Database sessions whose keys are checked before they reach a query (a NUL byte was a 500).
+SESSION_ENGINE = "core.sessions"
+
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -164,11 +189,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "apps.events.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "apps.events.api.throttling.AnonThrottle",
+        "apps.events.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="100000/hour"),
@@ -180,7 +208,58 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Events that move through their lifecycle on their own, on time, never twice.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so read-only fields never look writable.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "apps.events.models.Event.EventStatus",
+        "ChangeSourceEnum": "apps.events.models.EventStatusChange.Source",
+    },
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.events.api.schema.strict_request_bodies",
+    ],
 }
+
+# --- Security: HTTPS-only behind a TLS-terminating proxy unless DJANGO_SECURE=false ---
+# On by default whenever DEBUG is off (production-safe); `make dev` (DEBUG on) and the test suite
+# (conftest sets DJANGO_SECURE=false) speak plain http.
+DJANGO_SECURE = env.bool("DJANGO_SECURE", default=not DEBUG)
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=DJANGO_SECURE):
+    # Only safe behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=DJANGO_SECURE)
+# Probes (compose, load balancers, `healthcheck --url`) call /healthz over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=DJANGO_SECURE)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=DJANGO_SECURE)
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 60 * 60 if DJANGO_SECURE else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=DJANGO_SECURE
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=DJANGO_SECURE)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Error tracking: Sentry when SENTRY_DSN is set (web, worker and beat all load settings) ---
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+        # Only the integrations named here: auto-enabling imports whatever is installed (and
+        # crashed on starlette without jinja2 in the dev environment).
+        auto_enabling_integrations=False,
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=False)],
+    )
 
 # --- Logging: one line per task run; JSON when LOG_FORMAT=json ---
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -1,6 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from core.health import healthz
 
 urlpatterns = [
+    path("", include("apps.events.web.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("apps.events.api.urls")),
+    path("healthz", healthz, name="healthz"),
 ]

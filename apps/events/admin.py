@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.events import lifecycle
+from apps.events import effects, lifecycle
 from apps.events.models import Event, EventStatusChange, Participation
 
 
@@ -70,6 +70,11 @@ class EventAdmin(admin.ModelAdmin):
         _transition_action("cancel", lifecycle.cancel),
     ]
     list_select_related = ("organizer",)
+
+    def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if {"start_date", "end_date"} & set(form.changed_data):
+            effects.reschedule_after_commit()
 
 
 @admin.register(EventStatusChange)

@@ -33,13 +33,19 @@ def run_logged(task: Any, work: Callable[[], Sequence[object] | int]) -> int:
     started = time.monotonic()
     result = work()
     count = result if isinstance(result, int) else len(result)
+    duration_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info(
         "task=%s id=%s count=%d duration_ms=%.1f",
         task.name,
         task.request.id,
         count,
-        (time.monotonic() - started) * 1000,
-        extra={"task": task.name, "task_id": task.request.id, "count": count},
+        duration_ms,
+        extra={
+            "task": task.name,
+            "task_id": task.request.id,
+            "count": count,
+            "duration_ms": duration_ms,
+        },
     )
     return count
 

@@ -262,3 +262,44 @@ class TestWakeUpRun:
         assert queued == ["send"]
         wakeup.run(None)
         assert queued == ["send", "send"]  # still unsent: queued again, sending is idempotent
+
+
+@pytest.mark.parametrize(
+    ("changes", "reschedules"),
+    [({"end_date_shift": -1}, True), ({"end_date_shift": 1}, True), ({"title": "x"}, False)],
+    ids=["end-earlier", "end-later", "title-only"],
+)
+def test_editing_an_events_dates_reschedules_the_wake_up_after_commit(
+    django_capture_on_commit_callbacks, changes: dict, reschedules: bool
+) -> None:
+    from unittest import mock
+
+    from apps.events import editing
+
+    event = EventFactory.create()
+    assert event.end_date is not None
+    fields = (
+        {"end_date": event.end_date + timedelta(hours=changes["end_date_shift"])}
+        if "end_date_shift" in changes
+        else changes
+    )
+    with (
+        mock.patch("apps.events.wakeup.schedule_next") as schedule_next,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        editing.update_event(event.pk, **fields)
+    assert schedule_next.called is reschedules
+
+
+def test_clearing_the_end_date_reschedules_too(django_capture_on_commit_callbacks) -> None:
+    from unittest import mock
+
+    from apps.events import editing
+
+    event = EventFactory.create()
+    with (
+        mock.patch("apps.events.wakeup.schedule_next") as schedule_next,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        editing.update_event(event.pk, end_date=None)
+    assert schedule_next.called

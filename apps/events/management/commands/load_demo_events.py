@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,11 +10,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.events import lifecycle
-from apps.events.models import Event
+from apps.events.models import Event, Participation
 
 Status = Event.EventStatus
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
+# Someone else's events, so the demo user sees the Join and Leave buttons on the pages too.
+DEMO_HOST = "townhall"
 
 
 class Command(BaseCommand):
@@ -61,9 +63,46 @@ class Command(BaseCommand):
                 )
                 for title, start, end, status in specs
             )
+            _load_hosted_events(user, at)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(events)} demo events for user '{DEMO_USERNAME}' "
                 f"(password '{DEMO_PASSWORD}')."
             )
         )
+
+
+def _load_hosted_events(demo_user: Any, at: datetime) -> None:
+    """Events organized by DEMO_HOST, one of them already joined by the demo user."""
+    host, created = get_user_model().objects.get_or_create(
+        username=DEMO_HOST, defaults={"email": "townhall@eventide.local"}
+    )
+    if created:
+        host.set_unusable_password()
+        host.save()
+    Event.objects.filter(organizer=host).delete()
+    minute, hour = timedelta(minutes=1), timedelta(hours=1)
+    joined, _ = Event.objects.bulk_create(
+        [
+            Event(
+                title="Lunchtime choir (you joined)",
+                description="Starts in two minutes and ends two minutes later: watch it go live.",
+                venue="St Martin's, Trafalgar Square",
+                organizer=host,
+                start_date=at + 2 * minute,
+                end_date=at + 4 * minute,
+                status=Status.CONFIRMED,
+                capacity=30,
+            ),
+            Event(
+                title="Book club: open to all",
+                description="Join from the event page.",
+                venue="Library, room 2",
+                organizer=host,
+                start_date=at - hour,
+                end_date=at + 2 * hour,
+                status=Status.ONGOING,
+            ),
+        ]
+    )
+    Participation.objects.create(event=joined, user=demo_user)

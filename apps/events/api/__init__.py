@@ -1,0 +1,1 @@
+"""The public HTTP API (CONTRACT §4), Django REST Framework."""

@@ -1,0 +1,218 @@
+"""JSON shapes of the API: the Event, its history, registration and tokens, and the errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+
+from apps.events import editing
+from apps.events.models import Event, EventStatusChange
+
+User = get_user_model()
+
+# Events happen in this world: dates outside it are typos, and far-past London times carry a
+# local-mean-time offset with seconds that is not valid ISO 8601 output.
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 2999
+MAX_CAPACITY = 2**31 - 1
+MAX_DESCRIPTION = 10_000
+
+
+class StrictFieldsMixin:
+    """Reject keys the serializer does not accept, naming them, instead of ignoring them."""
+
+    read_only_message = "This field is read-only."
+    unknown_message = "Unknown field."
+    field_messages: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields  # type: ignore[attr-defined]
+            writable = {name for name, field in fields.items() if not field.read_only}
+            errors = {}
+            for key in data:
+                if key in writable:
+                    continue
+                if key in self.field_messages:
+                    errors[key] = [self.field_messages[key]]
+                elif key in fields:
+                    errors[key] = [self.read_only_message]
+                else:
+                    errors[str(key)] = [self.unknown_message]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class UserRefSerializer(serializers.Serializer):
+    """A user as others see them."""
+
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    """An event as every client sees it."""
+
+    status = serializers.ChoiceField(choices=Event.EventStatus.choices, read_only=True)
+    organizer = UserRefSerializer(read_only=True)
+    participant_count = serializers.IntegerField(read_only=True, min_value=0)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "title",
+            "description",
+            "venue",
+            "start_date",
+            "end_date",
+            "status",
+            "capacity",
+            "participant_count",
+            "organizer",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+def _in_range(value: datetime) -> None:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise serializers.ValidationError(
+            f"Must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
+        )
+
+
+class TextField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would quietly turn 5 into "5"."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return str(super().to_internal_value(data))
+
+
+class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
+    """What an organizer may set: creating (POST) or editing (PATCH) an event.
+
+    Naive datetimes are read in the project's zone, Europe/London.
+    """
+
+    field_messages = {
+        "status": "Status is not writable: use the confirm, cancel and complete actions.",
+    }
+
+    title = TextField(max_length=200)
+    description = TextField(max_length=MAX_DESCRIPTION, allow_blank=True, required=False)
+    venue = TextField(max_length=200, allow_blank=True, required=False)
+    start_date = serializers.DateTimeField(validators=[_in_range])
+    end_date = serializers.DateTimeField(
+        allow_null=True, required=False, validators=[_in_range], help_text="After start_date."
+    )
+    capacity = serializers.IntegerField(
+        min_value=1, max_value=MAX_CAPACITY, allow_null=True, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        event: Event | None = self.instance
+        start = attrs.get("start_date", event.start_date if event else None)
+        end = attrs.get("end_date", event.end_date if event else None)
+        if start is not None and end is not None and end <= start:
+            raise serializers.ValidationError({"end_date": ["Must be after start_date."]})
+        capacity = attrs.get("capacity")
+        if event is not None and capacity is not None:
+            taken = event.participations.count()
+            if capacity < taken:
+                raise serializers.ValidationError(
+                    {"capacity": [f"{taken} people have already joined."]}
+                )
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Event:
+        return editing.create_event(self.context["request"].user, **validated_data)
+
+    def update(self, instance: Event, validated_data: dict[str, Any]) -> Event:
+        return editing.update_event(instance.pk, **validated_data)
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    """One transition of the event: who (null for the system), when, from where."""
+
+    actor = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = EventStatusChange
+        fields = ["from_status", "to_status", "at", "actor", "source"]
+        read_only_fields = fields
+
+
+class RegisterSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A new account and its API token."""
+
+    id = serializers.IntegerField(read_only=True)
+    username = TextField(max_length=150)
+    email = serializers.EmailField(max_length=254, write_only=True)
+    password = TextField(
+        max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
+    token = serializers.CharField(read_only=True)
+
+    def validate_username(self, value: str) -> str:
+        User.username_validator(value)  # type: ignore[attr-defined]
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("This username is taken.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> AbstractBaseUser:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(**validated_data)
+                user.token = Token.objects.create(user=user).key  # type: ignore[attr-defined]
+        except IntegrityError as exc:  # the same name registered concurrently
+            raise serializers.ValidationError({"username": ["This username is taken."]}) from exc
+        return user
+
+
+class TokenSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Credentials in, the account's API token out."""
+
+    username = TextField(max_length=150, write_only=True)
+    password = TextField(max_length=128, write_only=True, trim_whitespace=False)
+    token = serializers.CharField(read_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = authenticate(
+            self.context["request"], username=attrs["username"], password=attrs["password"]
+        )
+        if user is None:
+            raise serializers.ValidationError(
+                {"detail": "Unable to log in with the provided credentials."}
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return {"token": token.key}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every 401, 403, 404, 405, 409, 415 and 429, and a 400 that concerns the whole request."""
+
+    detail = serializers.CharField()

@@ -1,0 +1,290 @@
+"""Thin views: permissions and shapes here, rules in `selectors`, `lifecycle`, `participation`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.events import editing, lifecycle, participation, selectors
+from apps.events.api.exceptions import Conflict
+from apps.events.api.filters import DiscoveryFilter
+from apps.events.api.pagination import EventCursorPagination
+from apps.events.api.permissions import IsOrganizer
+from apps.events.api.schema import VALIDATION_ERROR_REF
+from apps.events.api.serializers import (
+    ErrorSerializer,
+    EventSerializer,
+    EventWriteSerializer,
+    RegisterSerializer,
+    StatusChangeSerializer,
+    TokenSerializer,
+)
+from apps.events.models import Event, EventStatusChange
+
+Status = Event.EventStatus
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses of an operation; a bad token (401) and throttling (429) apply to all."""
+    described = {
+        400: OpenApiResponse(VALIDATION_ERROR_REF, description="Invalid input."),
+        401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+        403: OpenApiResponse(ErrorSerializer, description="Not the organizer."),
+        404: OpenApiResponse(ErrorSerializer, description="No such event visible to you."),
+        409: OpenApiResponse(ErrorSerializer, description="The event's status does not allow it."),
+        415: OpenApiResponse(ErrorSerializer, description="Body is not JSON."),
+        429: OpenApiResponse(ErrorSerializer, description="Too many requests."),
+    }
+    return {code: described[code] for code in sorted({*codes, 401, 429})}
+
+
+class MineQuerySerializer(serializers.Serializer):
+    include_completed = serializers.BooleanField(default=True)
+    status = serializers.CharField(required=False, max_length=200)
+    role = serializers.ChoiceField(choices=["organizer", "participant"], required=False)
+
+    def validate_status(self, value: str) -> list[str]:
+        statuses = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [part for part in statuses if part not in Status.values]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown status: {', '.join(unknown)}.")
+        return statuses
+
+
+MINE_PARAMETERS = [
+    OpenApiParameter("include_completed", bool, description="Default true."),
+    OpenApiParameter(
+        "status",
+        {"type": "array", "items": {"type": "string", "enum": Status.values}},
+        style="form",
+        explode=False,
+        description="Comma-separated; ARCHIVED events appear only when asked for here.",
+    ),
+    OpenApiParameter("role", str, enum=["organizer", "participant"]),
+]
+
+TRANSITION_RESPONSES = {200: EventSerializer, **errors(403, 404, 409)}
+JOIN_RESPONSES = {200: EventSerializer, **errors(404, 409)}
+
+
+class EventViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = EventSerializer
+    pagination_class = EventCursorPagination
+    filterset_class = DiscoveryFilter
+    lookup_value_converter = "int"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    organizer_actions = frozenset({"partial_update", "destroy", "confirm", "cancel", "complete"})
+    user_actions = frozenset({"create", "mine", "join", "leave"})
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action in self.organizer_actions:
+            return [permissions.IsAuthenticated(), IsOrganizer()]
+        if self.action in self.user_actions:
+            return [permissions.IsAuthenticated()]
+        return [permissions.AllowAny()]
+
+    def get_queryset(self) -> QuerySet[Event]:
+        if self.action == "list":
+            return selectors.with_counts(selectors.discoverable())
+        return selectors.with_counts(selectors.visible_to(self.request.user))
+
+    def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        # Only the discovery list filters; a detail URL never depends on the query string.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_object(self) -> Event:
+        event = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, event)
+        return event
+
+    def fresh(self, event_id: int) -> dict[str, Any]:
+        """The event as it is now, with its counts."""
+        event = get_object_or_404(selectors.with_counts(Event.objects.all()), pk=event_id)
+        return EventSerializer(event, context=self.get_serializer_context()).data
+
+    @extend_schema(
+        summary="Discover events", responses={200: EventSerializer(many=True), **errors(400, 404)}
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="One event by id",
+        description="Any status but someone else's DRAFT; COMPLETED events stay reachable.",
+        responses={200: EventSerializer, **errors(404)},
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a DRAFT event",
+        request=EventWriteSerializer,
+        responses={201: EventSerializer, **errors(400, 415)},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = EventWriteSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        event = serializer.save()
+        return Response(self.fresh(event.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit an event",
+        description="`status` is not writable (400). Finished events cannot be edited (409).",
+        request=EventWriteSerializer,
+        responses={200: EventSerializer, **errors(400, 403, 404, 409, 415)},
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        event = self.get_object()
+        if not editing.can_edit(event):
+            raise Conflict(f"Event is {event.status}; finished events cannot be edited.")
+        serializer = EventWriteSerializer(
+            event, data=request.data, partial=True, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.save()
+        except editing.EditRefused as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(self.fresh(event.pk))
+
+    @extend_schema(
+        summary="Delete a DRAFT event",
+        responses={204: None, **errors(403, 404, 409)},
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        event = self.get_object()
+        try:
+            editing.delete_draft(event.pk)
+        except editing.EditRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except Event.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="My events",
+        description="Events I organize or joined, COMPLETED included unless asked otherwise.",
+        parameters=MINE_PARAMETERS,
+        responses={200: EventSerializer(many=True), **errors(400, 404)},
+    )
+    @action(detail=False, filter_backends=[])
+    def mine(self, request: Request) -> Response:
+        query = MineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        options = query.validated_data
+        events = selectors.mine(
+            request.user,
+            include_completed=options["include_completed"],
+            statuses=options.get("status"),
+            role=options.get("role"),
+        )
+        page = self.paginate_queryset(selectors.with_counts(events))
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+    def transition(self, move: Callable[..., Event]) -> Response:
+        event = self.get_object()
+        try:
+            move(event.pk, actor=self.request.user, source=EventStatusChange.Source.API)
+        except lifecycle.InvalidTransition as exc:
+            raise Conflict(exc.messages[0]) from exc
+        except Event.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(self.fresh(event.pk))
+
+    @extend_schema(summary="DRAFT → CONFIRMED", request=None, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str) -> Response:
+        return self.transition(lifecycle.confirm)
+
+    @extend_schema(summary="→ CANCELLED", request=None, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self.transition(lifecycle.cancel)
+
+    @extend_schema(summary="→ COMPLETED", request=None, responses=TRANSITION_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        return self.transition(lifecycle.complete)
+
+    @extend_schema(summary="Join an open event", request=None, responses=JOIN_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def join(self, request: Request, pk: str) -> Response:
+        event = self.get_object()
+        try:
+            participation.join(event.pk, request.user)
+        except participation.ParticipationRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except Event.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(self.fresh(event.pk))
+
+    @extend_schema(summary="Leave an open event", request=None, responses=JOIN_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def leave(self, request: Request, pk: str) -> Response:
+        event = self.get_object()
+        try:
+            participation.leave(event.pk, request.user)
+        except participation.ParticipationRefused as exc:
+            raise Conflict(str(exc)) from exc
+        except Event.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(self.fresh(event.pk))
+
+    @extend_schema(
+        summary="Status history, oldest first",
+        responses={200: StatusChangeSerializer(many=True), **errors(404)},
+    )
+    @action(detail=True, pagination_class=None, filter_backends=[])
+    def history(self, request: Request, pk: str) -> Response:
+        event = self.get_object()
+        changes = selectors.history(event)
+        return Response(StatusChangeSerializer(changes, many=True).data)
+
+
+class RegisterView(generics.GenericAPIView):
+    permission_classes = [permissions.AllowAny]
+    serializer_class = RegisterSerializer
+
+    @extend_schema(
+        summary="Create an account", responses={201: RegisterSerializer, **errors(400, 415)}
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.save()
+        return Response(
+            {"id": user.pk, "username": user.get_username(), "token": user.token},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenView(generics.GenericAPIView):
+    permission_classes = [permissions.AllowAny]
+    serializer_class = TokenSerializer
+
+    @extend_schema(
+        summary="Get the token of an account", responses={200: TokenSerializer, **errors(400, 415)}
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"token": serializer.validated_data["token"]})

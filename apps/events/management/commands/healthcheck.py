@@ -1,0 +1,61 @@
+"""`python manage.py healthcheck`: exit 0 when Eventide's dependencies answer, 1 when not.
+
+Used as the readiness check of the compose services and the systemd units. `--url` asks a running
+web process (its /healthz) instead of checking in this process; `--wait` retries until ready.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from core import health
+
+
+def fetch(url: str, timeout: float) -> tuple[bool, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200, json.load(response)
+    except urllib.error.HTTPError as error:
+        return False, {"status": "error", "http_status": error.code, "body": error.read().decode()}
+    except (OSError, ValueError) as error:
+        return False, {"status": "error", "error": f"{type(error).__name__}: {error}"}
+
+
+class Command(BaseCommand):
+    help = "Check the database, broker and channel layer (or a /healthz URL); exit 1 if one fails."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--only",
+            default=",".join(health.CHECKS),
+            help=f"comma-separated checks among {', '.join(health.CHECKS)} (default: all)",
+        )
+        parser.add_argument("--url", help="GET this /healthz URL instead of checking in-process")
+        parser.add_argument("--timeout", type=float, default=health.DEFAULT_TIMEOUT)
+        parser.add_argument(
+            "--wait", type=float, default=0, help="retry for up to this many seconds until ready"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = [name.strip() for name in options["only"].split(",") if name.strip()]
+        if unknown := set(names) - set(health.CHECKS):
+            raise CommandError(f"unknown check(s): {', '.join(sorted(unknown))}")
+        deadline = time.monotonic() + options["wait"]
+        while True:
+            if options["url"]:
+                healthy, body = fetch(options["url"], options["timeout"])
+            else:
+                body = health.report(health.run_checks(names, options["timeout"]))
+                healthy = body["status"] == health.OK
+            if healthy or time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+        self.stdout.write(json.dumps(body))
+        if not healthy:
+            raise SystemExit(1)

@@ -1,0 +1,25 @@
+"""The pages, mounted at the site root by core/urls.py."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from apps.events.web import views
+
+app_name = "events"
+
+urlpatterns = [
+    path("", views.discovery, name="discovery"),
+    path("events/mine/", views.my_events, name="mine"),
+    path("events/new/", views.event_create, name="new"),
+    path("events/<int:pk>/", views.event_detail, name="detail"),
+    path("events/<int:pk>/edit/", views.event_edit, name="edit"),
+    path("events/<int:pk>/join/", views.event_join, name="join"),
+    path("events/<int:pk>/leave/", views.event_leave, name="leave"),
+    *(
+        path(f"events/<int:pk>/{action}/", views.event_transition, {"action": action}, name=action)
+        for action in views.TRANSITIONS
+    ),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", views.signup, name="signup"),
+]

@@ -1,0 +1,174 @@
+"""The pages (CONTRACT §6): thin views over selectors, lifecycle, participation and the forms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.events import editing, lifecycle, participation, selectors
+from apps.events.models import Event, EventStatusChange, Participation
+from apps.events.web.forms import EventForm, SignupForm
+
+Status = Event.EventStatus
+PAGE_SIZE = 20
+TRANSITIONS = {
+    "confirm": lifecycle.confirm,
+    "cancel": lifecycle.cancel,
+    "complete": lifecycle.complete,
+}
+_PAST = {"confirm": "confirmed", "cancel": "cancelled", "complete": "completed"}
+
+
+def _page(request: HttpRequest, queryset: QuerySet[Event]) -> Any:
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def discovery(request: HttpRequest) -> HttpResponse:
+    """Upcoming and ongoing events (never COMPLETED), searchable by title."""
+    query = request.GET.get("q", "").strip()
+    events = selectors.with_counts(selectors.discoverable())
+    if query:
+        events = events.filter(title__icontains=query)
+    return render(request, "events/discovery.html", {"page": _page(request, events), "q": query})
+
+
+def _visible_event(request: HttpRequest, pk: int) -> Event:
+    """The event if this user may see it; 404 for someone else's DRAFT, as for a missing one."""
+    return get_object_or_404(selectors.with_counts(selectors.visible_to(request.user)), pk=pk)
+
+
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _visible_event(request, pk)
+    user = request.user
+    is_organizer = user.is_authenticated and event.organizer_id == user.pk
+    joined = user.is_authenticated and Participation.objects.filter(event=event, user=user).exists()
+    at = lifecycle.now()
+    context = {
+        "event": event,
+        "is_organizer": is_organizer,
+        "joined": joined,
+        "is_open": event.status in Event.ACTIVE_STATUSES,
+        "is_full": event.capacity is not None and event.participant_count >= event.capacity,  # type: ignore[attr-defined]
+        "can_edit": is_organizer and editing.can_edit(event),
+        "actions": _organizer_actions(event, at) if is_organizer else [],
+        "history": EventStatusChange.objects.filter(event=event).order_by("at", "id"),
+    }
+    return render(request, "events/detail.html", context)
+
+
+def _organizer_actions(event: Event, at: datetime) -> list[str]:
+    """The transitions the organizer can make now, so the page offers only those buttons."""
+    sources = {name: spec[0] for name, spec in lifecycle.MANUAL_TRANSITIONS.items()}
+    actions = []
+    if event.status in sources["confirm"] and event.start_date > at:
+        actions.append("confirm")
+    if event.status in sources["complete"] and event.start_date <= at:
+        actions.append("complete")
+    if event.status in sources["cancel"]:
+        actions.append("cancel")
+    return actions
+
+
+@require_POST
+@login_required
+def event_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    event = _visible_event(request, pk)
+    if event.organizer_id != request.user.pk:
+        raise PermissionDenied("Only the organizer can change the status of an event.")
+    try:
+        TRANSITIONS[action](event.pk, actor=request.user, source=EventStatusChange.Source.WEB)
+    except lifecycle.InvalidTransition as refused:
+        messages.error(request, f"Could not {action} the event: {refused.reason}")
+    else:
+        messages.success(request, f"Event {_PAST[action]}.")
+    return redirect("events:detail", pk=event.pk)
+
+
+@require_POST
+@login_required
+def event_join(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _visible_event(request, pk)
+    try:
+        participation.join(event.pk, request.user)
+    except participation.ParticipationRefused as refused:
+        messages.error(request, f"Could not join: {refused}")
+    else:
+        messages.success(request, "You are in. See you there!")
+    return redirect("events:detail", pk=event.pk)
+
+
+@require_POST
+@login_required
+def event_leave(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _visible_event(request, pk)
+    try:
+        left = participation.leave(event.pk, request.user)
+    except participation.ParticipationRefused as refused:
+        messages.error(request, f"Could not leave: {refused}")
+    else:
+        messages.success(request, "You left the event." if left else "You had not joined it.")
+    return redirect("events:detail", pk=event.pk)
+
+
+@login_required
+def my_events(request: HttpRequest) -> HttpResponse:
+    """Events I organize or joined; COMPLETED ones only with `?completed=1`."""
+    show_completed = request.GET.get("completed") == "1"
+    events = selectors.with_counts(selectors.mine(request.user, include_completed=show_completed))
+    return render(
+        request,
+        "events/mine.html",
+        {"page": _page(request, events), "show_completed": show_completed},
+    )
+
+
+@login_required
+def event_create(request: HttpRequest) -> HttpResponse:
+    form = EventForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        event = editing.create_event(request.user, **form.cleaned_data)
+        messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
+        return redirect("events:detail", pk=event.pk)
+    return render(request, "events/form.html", {"form": form, "event": None})
+
+
+@login_required
+def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _visible_event(request, pk)
+    if event.organizer_id != request.user.pk:
+        raise PermissionDenied("Only the organizer can edit an event.")
+    if not editing.can_edit(event):
+        messages.error(request, f"A {event.get_status_display().lower()} event cannot be edited.")
+        return redirect("events:detail", pk=event.pk)
+    form = EventForm(request.POST or None, instance=event)
+    if request.method == "POST" and form.is_valid():
+        try:
+            editing.update_event(event.pk, **form.cleaned_data)
+        except editing.EditRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Event saved.")
+        return redirect("events:detail", pk=event.pk)
+    return render(request, "events/form.html", {"form": form, "event": event})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("events:discovery")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}!")
+        return redirect("events:discovery")
+    return render(request, "registration/signup.html", {"form": form})
