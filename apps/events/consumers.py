@@ -36,10 +36,11 @@ class StatusForwardingConsumer(AsyncJsonWebsocketConsumer):
         """The stream is one-way; what the client says is ignored."""
 
     async def event_status(self, message: dict[str, Any]) -> None:
-        await self.send_json({key: message[key] for key in realtime.MESSAGE_FIELDS})
+        # Serialised once by the publisher, not once per socket (realtime.channel_message).
+        await self.send(text_data=message["text"])
 
     async def event_status_batch(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": message["type"], "changes": message["changes"]})
+        await self.event_status(message)
 
 
 class PublicEventsConsumer(StatusForwardingConsumer):

@@ -4,7 +4,10 @@
 (API, admin, pages, Celery sweeps). A sweep can move thousands of events at once, so:
 
 - the public stream gets the changes in batches of `BATCH_SIZE`, not one message each;
-- a per-event group is sent to only when a socket watches it (one pipelined query finds which);
+- a per-event group is sent to only when a socket watches it (one server-side script per Redis
+  shard finds which, however many events changed);
+- each message is serialised to JSON once, here, not once per connected socket: the channel
+  message carries the client's text (`text`) and the consumers send it as it is;
 - all sends of one publish run as one coroutine on a process-wide event loop. The channel layer
   keeps its Redis connections per event loop, so reusing the loop reuses them, where
   `async_to_sync` would open a new connection on every call;
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -97,11 +101,16 @@ def publish_transitions(changes: Sequence[Transition]) -> None:
         raise
 
 
+def channel_message(message: dict[str, Any]) -> dict[str, Any]:
+    """What goes through the channel layer: the handler's type and the client's JSON text."""
+    return {"type": message["type"], "text": json.dumps(message, separators=(",", ":"))}
+
+
 async def _publish(layer: Any, changes: Sequence[Transition]) -> None:
-    sends = [(PUBLIC_GROUP, message) for message in public_messages(changes)]
+    sends = [(PUBLIC_GROUP, channel_message(message)) for message in public_messages(changes)]
     by_group = {event_group(change.event_id): change for change in changes}
     for group in await _watched(layer, by_group):
-        sends.append((group, status_message(by_group[group])))
+        sends.append((group, channel_message(status_message(by_group[group]))))
 
     limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
@@ -115,8 +124,18 @@ async def _publish(layer: Any, changes: Sequence[Transition]) -> None:
         raise PushFailed(f"{len(errors)} of {len(sends)} group sends failed") from errors[0]
 
 
+# The 1-based positions of the keys that have members (ZCARD > 0), computed inside Redis.
+_WATCHED_SCRIPT = """
+local watched = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('ZCARD', key) > 0 then watched[#watched + 1] = i end
+end
+return watched
+"""
+
+
 async def _watched(layer: Any, groups: Iterable[str]) -> list[str]:
-    """The groups that have members: one pipelined ZCARD per Redis shard, not a send per group.
+    """The groups that have members: one script call per Redis shard, not a command per group.
 
     Other layers (the in-memory one of a test) get a send to every group.
     """
@@ -128,11 +147,9 @@ async def _watched(layer: Any, groups: Iterable[str]) -> list[str]:
         by_shard.setdefault(layer.consistent_hash(group), []).append(group)
     watched: list[str] = []
     for shard, shard_groups in by_shard.items():
-        pipe = layer.connection(shard).pipeline(transaction=False)
-        for group in shard_groups:
-            pipe.zcard(layer._group_key(group))
-        counts = await pipe.execute()
-        watched.extend(group for group, count in zip(shard_groups, counts, strict=True) if count)
+        keys = [layer._group_key(group) for group in shard_groups]
+        positions = await layer.connection(shard).eval(_WATCHED_SCRIPT, len(keys), *keys)
+        watched.extend(shard_groups[int(i) - 1] for i in positions)
     return watched
 
 

@@ -6,6 +6,7 @@ The end-to-end path through Daphne and a worker is in test_realtime_e2e.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -48,7 +49,8 @@ def redis_db0() -> Iterator[redis.Redis]:
 def publish_and_receive(
     groups: Sequence[str], publish: Any, expected: int, timeout: float = 5
 ) -> list[dict[str, Any]]:
-    """Join a fresh channel to `groups`, run `publish()` in a thread, return what it received."""
+    """Join a fresh channel to `groups`, run `publish()` in a thread, return the client payloads
+    of what it received."""
     layer = get_channel_layer()
 
     def publish_then_close() -> None:
@@ -64,7 +66,11 @@ def publish_and_receive(
         await sync_to_async(publish_then_close, thread_sensitive=False)()
         received = []
         for _ in range(expected):
-            received.append(await asyncio.wait_for(layer.receive(channel), timeout))
+            message = await asyncio.wait_for(layer.receive(channel), timeout)
+            # What a socket would be sent: the publisher's JSON text, for the handler `type`.
+            payload = json.loads(message["text"])
+            assert payload["type"] == message["type"]
+            received.append(payload)
         with pytest.raises(TimeoutError):  # and nothing more
             await asyncio.wait_for(layer.receive(channel), 0.3)
         return received
