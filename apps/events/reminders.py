@@ -28,10 +28,12 @@ then each email is its own short transaction:
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from smtplib import SMTPException
+from types import SimpleNamespace
 from typing import Any
 
 import icalendar
@@ -40,6 +42,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.db.models import DateTimeField, Exists, Min, OuterRef, QuerySet, Value
 from django.template.loader import render_to_string
+from django.utils.html import escape
 
 from apps.events import lifecycle
 from apps.events.models import Event, Participation, Reminder
@@ -214,16 +217,37 @@ def message_id(reminder: Reminder) -> str:
 
 @dataclass(frozen=True)
 class EventParts:
-    """What every reminder of one event shares, made once per run rather than once per email."""
+    """What every reminder of one event shares, made once per run rather than once per email.
+
+    The bodies are rendered once with a placeholder where the recipient's name goes; each
+    email only substitutes the name (HTML-escaped in the HTML part, as the template would).
+    """
 
     subject: str
     calendar: str
+    text: str
+    html: str
+    placeholder: str
 
     @classmethod
     def of(cls, event: Event) -> EventParts:
-        context = {"event": event, "lead_hours": settings.REMINDER_LEAD_HOURS}
+        placeholder = f"recipient-{uuid.uuid4().hex}"
+        recipient = SimpleNamespace(get_username=lambda: placeholder)
+        context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
         subject = " ".join(render_to_string("events/email/reminder_subject.txt", context).split())
-        return cls(subject=subject, calendar=calendar_for(event))
+        return cls(
+            subject=subject,
+            calendar=calendar_for(event),
+            text=render_to_string("events/email/reminder.txt", context),
+            html=render_to_string("events/email/reminder.html", context),
+            placeholder=placeholder,
+        )
+
+    def bodies_for(self, username: str) -> tuple[str, str]:
+        return (
+            self.text.replace(self.placeholder, username),
+            self.html.replace(self.placeholder, escape(username)),
+        )
 
 
 def build_message(
@@ -231,15 +255,15 @@ def build_message(
 ) -> mail.EmailMultiAlternatives:
     event, user = reminder.event, reminder.user
     parts = parts or EventParts.of(event)
-    context = {"event": event, "user": user, "lead_hours": settings.REMINDER_LEAD_HOURS}
+    text, html = parts.bodies_for(user.get_username())
     message = mail.EmailMultiAlternatives(
         subject=parts.subject,
-        body=render_to_string("events/email/reminder.txt", context),
+        body=text,
         to=[user.email],
         headers={"Message-ID": message_id(reminder)},
         connection=backend,
     )
-    message.attach_alternative(render_to_string("events/email/reminder.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     message.attach(f"event-{event.pk}.ics", parts.calendar, "text/calendar")
     return message
 

@@ -811,3 +811,25 @@ def test_text_fields_refuse_values_that_are_not_strings(value: object) -> None:
     assert response.status_code == 400
     assert "title" in response.json()
     assert not Event.objects.exists()
+
+
+def test_event_json_is_exactly_what_drfs_own_fields_would_write() -> None:
+    """EventSerializer builds its dict by hand for speed; it must match the declared fields."""
+    from rest_framework import serializers as drf
+
+    from apps.events import selectors
+    from apps.events.api.serializers import EventSerializer
+
+    summer = datetime(2026, 7, 1, 18, 30, 15, 123456, tzinfo=UTC)
+    event = EventFactory.create(
+        start_date=summer,
+        end_date=summer + timedelta(hours=2),
+        capacity=None,
+        status=Event.EventStatus.COMPLETED,
+        completed_at=summer + timedelta(hours=2, seconds=1),
+    )
+    ParticipationFactory.create(event=event)
+    loaded = selectors.with_counts(Event.objects.filter(pk=event.pk)).get()
+    generic = drf.ModelSerializer.to_representation(EventSerializer(), loaded)
+    assert EventSerializer(loaded).data == generic
+    assert generic["start_date"] == "2026-07-01T19:30:15.123456+01:00"

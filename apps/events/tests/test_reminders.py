@@ -93,6 +93,25 @@ class TestReminderRules:
         reminder = Reminder.objects.get()
         assert message.extra_headers["Message-ID"] == reminders.message_id(reminder)
 
+    def test_each_email_greets_its_own_recipient_escaped_in_html(self, clock) -> None:
+        event = event_starting_in(timedelta(hours=3), title="Harbour walk")
+        names = ["ann", "<b>bo&b</b>"]
+        for name in names:
+            ParticipationFactory.create(
+                event=event, user=UserFactory.create(username=name, email=f"{len(name)}@x.org")
+            )
+        assert reminders.send_due() == 2
+        sent = [m for m in mail.outbox if isinstance(m, mail.EmailMultiAlternatives)]
+        by_recipient = {m.to[0]: (str(m.body), str(m.alternatives[0][0])) for m in sent}
+        (ann_text, ann_html), (bob_text, bob_html) = (
+            by_recipient["3@x.org"],
+            by_recipient["11@x.org"],
+        )
+        assert "Hello ann," in ann_text and "Hello <b>bo&b</b>," in bob_text
+        assert "Hello ann," in ann_html
+        assert "Hello &lt;b&gt;bo&amp;b&lt;/b&gt;," in bob_html
+        assert "recipient-" not in ann_text + bob_text + ann_html + bob_html
+
     def test_times_in_the_email_are_london_times(self, clock) -> None:
         event = event_starting_in(timedelta(hours=3))  # 15:00 UTC is 16:00 BST in June
         ParticipationFactory.create(event=event)
