@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import logging
 import pstats
 import subprocess
 import sys
@@ -147,6 +148,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="where to write the table")
     args = parser.parse_args()
     size = SIZES["smoke" if args.smoke else "full"]
+    # One INFO line per request of the load generator would bury the figures.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # The smoke table is not committed (var/ is ignored): CI must not leave the tree dirty.
     out = Path(args.out or ("var/BENCHMARKS.smoke.md" if args.smoke else "bench/BENCHMARKS.md"))
     out.parent.mkdir(parents=True, exist_ok=True)
