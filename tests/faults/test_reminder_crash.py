@@ -1,0 +1,74 @@
+"""A worker SIGKILLed while sending 2,000 reminders, then restarted: 2,000 emails, no duplicates."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from apps.events import lifecycle
+from apps.events.models import Reminder
+from apps.events.tests.factories import EventFactory
+from apps.events.tests.test_reminders import assert_each_once, bulk_participants
+from tests.faults.conftest import send_task
+from tests.faults.ledger import report
+from tests.support import processes
+from tests.support.mail import recipients
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+REMINDERS = "events.send_event_reminder_emails"
+PARTICIPANTS = 2_000
+
+
+def sent_rows() -> int:
+    return Reminder.objects.filter(sent_at__isnull=False).count()
+
+
+def test_worker_killed_while_sending_2000_reminders_then_restarted(
+    fault_env, tmp_path: Path
+) -> None:
+    env = dict(
+        fault_env,
+        EMAIL_URL=f"filemail:///{tmp_path}",
+        EMAIL_BACKEND="tests.support.mail.SlowFileBackend",
+    )
+    start = lifecycle.now() + timedelta(hours=1)
+    event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
+    addresses = bulk_participants(event, PARTICIPANTS)
+
+    victim = processes.worker(env, "-c", "1", name="victim").start()
+    try:
+        victim.wait_for_output("ready.", 60)
+        send_task(env, REMINDERS)
+        processes.wait_for(lambda: sent_rows() >= 500, 120)
+        victim.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+    finally:
+        victim.stop()
+    before_restart = sent_rows()
+    assert 500 <= before_restart < PARTICIPANTS, "the kill did not land in the middle"
+
+    restarted = processes.worker(env, "-c", "1", name="restarted").start()
+    try:
+        restarted.wait_for_output("ready.", 60)
+        send_task(env, REMINDERS)
+        processes.wait_for(lambda: sent_rows() == PARTICIPANTS, 180)
+        recovered = time.monotonic() - killed_at
+    finally:
+        restarted.stop()
+
+    sent = Counter(recipients(tmp_path))
+    report(
+        "worker SIGKILLed while sending reminders",
+        participants=PARTICIPANTS,
+        sent_before_kill=before_restart,
+        emails=sum(sent.values()),
+        distinct=len(sent),
+        duplicates=sum(n - 1 for n in sent.values()),
+        recovered_s=f"{recovered:.1f}",
+    )
+    assert_each_once(tmp_path, addresses)
