@@ -182,10 +182,12 @@ class Claim:
         # `sent_at IS NULL` must be a condition on the locked row itself: PostgreSQL re-checks
         # those on the row's newest version after the lock, so a row another sender has just
         # committed is dropped; a condition inside the IN (...) is judged on the older snapshot.
+        # SQLite (`make dev`) has no row locks and needs none: it runs one writer at a time.
+        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
         sql = (
             f"UPDATE {table} SET sent_at = %s WHERE id = ("
-            f"SELECT id FROM {table} WHERE id = %s AND sent_at IS NULL AND id IN ({due_sql}) "
-            "FOR UPDATE SKIP LOCKED) RETURNING id"
+            f"SELECT id FROM {table} WHERE id = %s AND sent_at IS NULL AND id IN ({due_sql})"
+            f"{lock}) RETURNING id"
         )
         return cls(sql=sql, marked_at=lifecycle.now(), due_params=tuple(due_params))
 
