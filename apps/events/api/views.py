@@ -228,21 +228,18 @@ class EventViewSet(
     @extend_schema(summary="Join an open event", request=None, responses=JOIN_RESPONSES)
     @action(detail=True, methods=["post"])
     def join(self, request: Request, pk: str) -> Response:
-        event = self.get_object()
-        try:
-            participation.join(event.pk, request.user)
-        except participation.ParticipationRefused as exc:
-            raise Conflict(str(exc)) from exc
-        except Event.DoesNotExist as exc:
-            raise NotFound() from exc
-        return Response(self.fresh(event.pk))
+        return self.participate(participation.join)
 
     @extend_schema(summary="Leave an open event", request=None, responses=JOIN_RESPONSES)
     @action(detail=True, methods=["post"])
     def leave(self, request: Request, pk: str) -> Response:
+        return self.participate(participation.leave)
+
+    def participate(self, change: Callable[[int, Any], object]) -> Response:
+        """Join or leave as the request's user: 409 when the event is not open, 404 if gone."""
         event = self.get_object()
         try:
-            participation.leave(event.pk, request.user)
+            change(event.pk, self.request.user)
         except participation.ParticipationRefused as exc:
             raise Conflict(str(exc)) from exc
         except Event.DoesNotExist as exc:
