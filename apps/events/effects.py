@@ -19,11 +19,24 @@ logger = logging.getLogger(__name__)
 
 
 def announce_after_commit(changes: Sequence[Transition]) -> None:
+    """After a manual transition: push it, and reschedule (a confirm adds a due start)."""
     if changes:
         transaction.on_commit(lambda: announce(list(changes)))
 
 
+def push_after_commit(changes: Sequence[Transition]) -> None:
+    """After a sweep: push only. Whoever runs sweeps (a task, a wake-up) reschedules once after
+    all of them, rather than once per sweep."""
+    if changes:
+        transaction.on_commit(lambda: push(list(changes)))
+
+
 def announce(changes: list[Transition]) -> None:
+    push(changes)
+    reschedule()
+
+
+def push(changes: list[Transition]) -> None:
     """Push the changes to connected clients. Never raises: the transitions are already saved."""
     try:
         from apps.events import realtime
@@ -31,7 +44,6 @@ def announce(changes: list[Transition]) -> None:
         realtime.publish_transitions(changes)
     except Exception:
         logger.warning("live push of %d status changes failed", len(changes), exc_info=True)
-    reschedule()
 
 
 def reschedule_after_commit() -> None:

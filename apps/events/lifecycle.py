@@ -149,7 +149,7 @@ def _sweep(due: Q, to_status: str, at: datetime, extra: dict[str, datetime]) -> 
     else:
         with transaction.atomic():
             changes = _sweep_portable(due, to_status, at, extra)
-    effects.announce_after_commit(changes)
+    effects.push_after_commit(changes)
     return changes
 
 
