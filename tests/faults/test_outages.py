@@ -6,9 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from apps.events.models import Event
 from apps.events.tests.factories import EventFactory
@@ -20,17 +18,11 @@ from tests.faults.test_worker_crash import (
     sweep_waiting_on_lock,
 )
 from tests.support import processes
+from tests.support.beat import run_only
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 Status = Event.EventStatus
 SWEEP = "events.mark_ended_events_as_completed"
-
-
-def only_the_seed_sweep_every_second() -> None:
-    call_command("setup_event_lifecycle_tasks")
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    PeriodicTask.objects.exclude(task=SWEEP).update(enabled=False)
-    PeriodicTask.objects.filter(task=SWEEP).update(interval=every_second)
 
 
 def ending_in(seconds: float) -> Event:
@@ -49,7 +41,7 @@ def completed(event: Event) -> bool:
 def test_redis_killed_for_30s_and_restarted_empty_worker_and_beat_resume(
     fault_env, redis_server
 ) -> None:
-    only_the_seed_sweep_every_second()
+    run_only({SWEEP: 1})
     worker = processes.worker(fault_env).start()
     beat = processes.beat(fault_env).start()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
 
 from apps.events import lifecycle
@@ -21,21 +21,13 @@ from tests.faults.conftest import send_task
 from tests.faults.ledger import ledger, report
 from tests.faults.test_worker_crash import create_due_events
 from tests.support import processes
+from tests.support.beat import run_only
 from tests.support.mail import recipients
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 Status = Event.EventStatus
 SWEEP = "events.mark_ended_events_as_completed"
 REMINDERS = "events.send_event_reminder_emails"
-
-
-def schedule(every: dict[str, int]) -> None:
-    """Load the declared schedule, then run only the named tasks, each every N seconds."""
-    call_command("setup_event_lifecycle_tasks")
-    PeriodicTask.objects.exclude(task__in=every).update(enabled=False)
-    for task, seconds in every.items():
-        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
-        PeriodicTask.objects.filter(task=task).update(interval=interval)
 
 
 def runs_of(task: str) -> int:
@@ -81,7 +73,7 @@ def test_two_beats_by_mistake_transition_and_remind_each_once(fault_env, tmp_pat
         EMAIL_URL=f"filemail:///{tmp_path}",
         EMAIL_BACKEND="tests.support.mail.SlowFileBackend",
     )
-    schedule({SWEEP: 1, REMINDERS: 1})
+    run_only({SWEEP: 1, REMINDERS: 1})
     now = timezone.now()
     ending = [
         EventFactory.create(
@@ -159,7 +151,7 @@ def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env) -> Non
     # The wake-up for this event goes to the test process's broker, which no worker here reads:
     # for the processes under test it is lost. Only their periodic sweep can complete it.
     interval = 5
-    schedule({SWEEP: interval})
+    run_only({SWEEP: interval})
     event = EventFactory.create(
         status=Status.ONGOING,
         start_date=timezone.now() - timedelta(hours=1),

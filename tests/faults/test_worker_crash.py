@@ -10,15 +10,14 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from apps.events.models import Event
 from apps.events.tests.factories import UserFactory
 from tests.faults.conftest import send_task
 from tests.faults.ledger import ledger, report
 from tests.support import processes
+from tests.support.beat import run_only
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 Status = Event.EventStatus
@@ -103,9 +102,7 @@ def test_whole_worker_killed_mid_sweep_then_restarted_completes_everything_once(
     fault_env,
 ) -> None:
     create_due_events(DUE)
-    call_command("setup_event_lifecycle_tasks")
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    PeriodicTask.objects.exclude(task=SWEEP).update(enabled=False)
+    run_only({SWEEP: 1})  # no beat runs until after the kill
 
     worker = processes.worker(fault_env, "-c", "1").start()
     lock = frozen_audit_table()
@@ -120,7 +117,6 @@ def test_whole_worker_killed_mid_sweep_then_restarted_completes_everything_once(
         lock.close()
     # The message of the killed worker stays unacked until the visibility timeout: the
     # periodic sweep of a restarted worker and beat is what finishes the work.
-    PeriodicTask.objects.filter(task=SWEEP).update(interval=every_second)
     restarted = processes.worker(fault_env, "-c", "1").start()
     beat = processes.beat(fault_env).start()
     try:

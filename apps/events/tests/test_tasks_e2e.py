@@ -6,15 +6,14 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
 from apps.events.models import Event, EventStatusChange
 from apps.events.tasks import mark_ended_events_as_completed
 from apps.events.tests.factories import EventFactory
 from tests.support import processes
+from tests.support.beat import run_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 Status = Event.EventStatus
@@ -34,11 +33,8 @@ def test_delay_runs_on_the_worker_and_stores_the_result_in_the_database(worker_p
 
 
 def test_beat_sends_the_sweep_and_the_worker_completes_a_due_event(worker_process) -> None:
-    call_command("setup_event_lifecycle_tasks")
     # Only the seed's sweep, every second, so the completion can only come from it.
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    PeriodicTask.objects.exclude(name="Mark Ended Events as Completed").update(enabled=False)
-    PeriodicTask.objects.filter(name="Mark Ended Events as Completed").update(interval=every_second)
+    run_only({TASK: 1})
     event = EventFactory.create(
         status=Status.ONGOING,
         start_date=timezone.now() - timedelta(hours=1),
