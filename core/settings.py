@@ -171,6 +171,11 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # --- Lifecycle ---
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=90)
 REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
+# Threads sending reminders side by side; a crash can resend at most this many emails.
+REMINDER_SENDERS = max(1, env.int("REMINDER_SENDERS", default=2))
+# The reminder claim is a prepared statement (PostgreSQL protocol level). Behind PgBouncer in
+# transaction mode that needs PgBouncer >= 1.21 with max_prepared_statements set; or turn it off.
+REMINDER_PREPARED_CLAIM = env.bool("REMINDER_PREPARED_CLAIM", default=True)
 
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

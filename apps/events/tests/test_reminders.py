@@ -3,8 +3,10 @@ worker processes running at once and a worker SIGKILLed in the middle of a batch
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -236,14 +238,41 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
 
     with django_assert_max_num_queries(2):
         assert reminders.create_due() == 1000
-    # Per email: claim, mark, and the savepoint pair of the test's enclosing transaction.
+    # Per email through Django: the savepoint pair of the test's enclosing transaction. The
+    # claim itself is one prepared statement on the driver, counted by PostgreSQL below.
+    claims_before = claim_executions()
     started = time.perf_counter()
-    with django_assert_max_num_queries(4 * 1000 + 4):
+    with django_assert_max_num_queries(2 * 1000 + 4):
         assert reminders.send_due() == 1000
     print(f"\n1,000 reminders sent in-process in {time.perf_counter() - started:.2f}s")
+    assert claim_executions() - claims_before == 1000
     assert reminders.send_due() == 0
     assert sorted(reminded()) == sorted(addresses)
     assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
+
+
+def claim_executions() -> int:
+    """How often this connection ran the prepared claim (PostgreSQL counts each plan choice)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
+            "WHERE statement LIKE 'UPDATE events_reminder SET sent_at%%'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db
+def test_without_a_prepared_claim_the_same_emails_go_out(clock, settings) -> None:
+    settings.REMINDER_PREPARED_CLAIM = False
+    event = event_starting_in(timedelta(hours=1))
+    addresses = bulk_participants(event, 20)
+    claims_before = claim_executions()
+    assert reminders.send_due() == 20
+    assert reminders.send_due() == 0
+    assert sorted(reminded()) == sorted(addresses)
+    assert claim_executions() == claims_before
 
 
 @pytest.mark.django_db
@@ -390,3 +419,64 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
         f"written; restarted worker sent {1000 - sent_before_restart}; "
         f"total {len(recipients(tmp_path))} emails to {len(set(recipients(tmp_path)))} people"
     )
+
+
+# --- senders side by side (threads, each on its own connections) ---------------------------------
+
+
+def open_connections() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def test_senders_side_by_side_send_each_reminder_once_and_close_their_connections(
+    thousand_due: list[str], monkeypatch
+) -> None:
+    from django.core.mail.backends.locmem import EmailBackend
+
+    real_send = EmailBackend.send_messages
+    by_thread = Counter[str]()
+
+    def counted(self, messages):
+        by_thread[threading.current_thread().name] += len(messages)
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", counted)
+    before = open_connections()
+    assert reminders.send_due(senders=4) == 1000
+    assert reminders.send_due(senders=4) == 0
+
+    assert sorted(reminded()) == sorted(thousand_due)
+    assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
+    # The work really was shared out, and no thread left its connection open.
+    assert len(by_thread) == 4 and min(by_thread.values()) > 0, by_thread
+    assert "MainThread" not in by_thread
+    processes.wait_for(lambda: open_connections() == before, timeout=10)
+
+
+def test_an_error_in_one_sender_stops_the_run_raises_and_loses_nothing(
+    thousand_due: list[str], monkeypatch
+) -> None:
+    from django.core.mail.backends.locmem import EmailBackend
+
+    real_send = EmailBackend.send_messages
+    calls = itertools.count(1)  # next() is atomic: exactly one call is the 200th
+
+    def broken_on_the_200th(self, messages):
+        if next(calls) == 200:
+            raise RuntimeError("a bug in a mail plugin")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", broken_on_the_200th)
+    with pytest.raises(RuntimeError, match="mail plugin"):
+        reminders.send_due(senders=2)
+    marked = Reminder.objects.filter(sent_at__isnull=False).count()
+    # Stopped early, and the ledger agrees with the outbox: nothing marked and not sent.
+    assert 199 <= marked < 250
+    assert len(mail.outbox) == marked
+
+    assert reminders.send_due(senders=2) == 1000 - marked
+    assert sorted(reminded()) == sorted(thousand_due)
