@@ -279,7 +279,9 @@ class Claim:
         driver = connection.connection
         if driver.prepare_threshold is None:
             driver.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
-        with psycopg.Cursor(driver) as cursor:
+        # Django's error wrapper, as its own cursors have: driver errors become django.db errors
+        # (which the tasks retry on) and a broken connection is marked so Django replaces it.
+        with connection.wrap_database_errors, psycopg.Cursor(driver) as cursor:
             cursor.execute(self.sql, self.params(reminder_id), prepare=True)
             return cursor.fetchone() is not None
 

@@ -11,9 +11,11 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import icalendar
+import psycopg
 import pytest
 import time_machine
 from django.conf import settings
@@ -274,6 +276,24 @@ def test_without_a_prepared_claim_the_same_emails_go_out(clock, settings) -> Non
     assert reminders.send_due() == 0
     assert sorted(reminded()) == sorted(addresses)
     assert claim_executions() == claims_before
+
+
+@pytest.mark.django_db
+def test_a_database_error_in_the_prepared_claim_is_a_django_error(clock, monkeypatch) -> None:
+    # The tasks retry on django.db errors; the driver's own exceptions would escape that.
+    from django.db import OperationalError, connection
+
+    ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
+
+    class LostCursor(psycopg.Cursor):  # only the claim's cursor; Django's own cursors work
+        def execute(self, *args, **kwargs):
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(reminders, "psycopg", SimpleNamespace(Cursor=LostCursor))
+    with pytest.raises(OperationalError, match="server closed"):
+        reminders.send_due()
+    assert connection.errors_occurred  # Django will check the connection before reusing it
+    assert reminded() == []
 
 
 @pytest.mark.django_db
