@@ -487,7 +487,7 @@ def test_senders_side_by_side_send_each_reminder_once_and_close_their_connection
     # The work really was shared out, and no thread left its connection open.
     assert len(by_thread) == 4 and min(by_thread.values()) > 0, by_thread
     assert "MainThread" not in by_thread
-    processes.wait_for(lambda: open_connections() == before, timeout=10)
+    processes.wait_for(lambda: open_connections() <= before, timeout=10)
 
 
 def test_an_error_in_one_sender_stops_the_run_raises_and_loses_nothing(
