@@ -21,6 +21,8 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from django.db import OperationalError, connection
 
 from apps.events import lifecycle, participation, reminders
 from apps.events.models import Event, Participation, Reminder
@@ -256,8 +258,6 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
 
 def claim_executions() -> int:
     """How often this connection ran the prepared claim (PostgreSQL counts each plan choice)."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
@@ -281,8 +281,6 @@ def test_without_a_prepared_claim_the_same_emails_go_out(clock, settings) -> Non
 @pytest.mark.django_db
 def test_a_database_error_in_the_prepared_claim_is_a_django_error(clock, monkeypatch) -> None:
     # The tasks retry on django.db errors; the driver's own exceptions would escape that.
-    from django.db import OperationalError, connection
-
     ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
 
     class LostCursor(psycopg.Cursor):  # only the claim's cursor; Django's own cursors work
@@ -301,8 +299,6 @@ def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(clock, monkeyp
     event = event_starting_in(timedelta(hours=1))
     ParticipationFactory.create(event=event)
     ParticipationFactory.create(event=event)
-    from django.core.mail.backends.locmem import EmailBackend
-
     real_send = EmailBackend.send_messages
     calls = Counter[str]()
 
@@ -329,8 +325,6 @@ def test_crash_after_the_backend_accepted_but_before_commit_resends_with_the_sam
 ) -> None:
     # The one window the guarantee leaves open, shown rather than hidden: at-least-once there.
     ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
-    from django.core.mail.backends.locmem import EmailBackend
-
     real_send = EmailBackend.send_messages
 
     def accepted_then_crash(self, messages):
@@ -458,8 +452,6 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
 
 
 def open_connections() -> int:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
         return int(cursor.fetchone()[0])
@@ -468,8 +460,6 @@ def open_connections() -> int:
 def test_senders_side_by_side_send_each_reminder_once_and_close_their_connections(
     thousand_due: list[str], monkeypatch
 ) -> None:
-    from django.core.mail.backends.locmem import EmailBackend
-
     real_send = EmailBackend.send_messages
     by_thread = Counter[str]()
 
@@ -493,8 +483,6 @@ def test_senders_side_by_side_send_each_reminder_once_and_close_their_connection
 def test_an_error_in_one_sender_stops_the_run_raises_and_loses_nothing(
     thousand_due: list[str], monkeypatch
 ) -> None:
-    from django.core.mail.backends.locmem import EmailBackend
-
     real_send = EmailBackend.send_messages
     calls = itertools.count(1)  # next() is atomic: exactly one call is the 200th
 
