@@ -11,7 +11,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q 'pip==25.2'  # pip-tools 7.5 breaks on pip >= 25.3
 	$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $@
 

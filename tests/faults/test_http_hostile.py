@@ -178,7 +178,6 @@ def requests(
 
 
 def test_ten_thousand_hostile_requests_get_4xx_and_change_nothing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     organizer, other = (
         UserFactory.create(username="organizer"),
         UserFactory.create(username="other"),

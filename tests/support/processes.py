@@ -31,7 +31,7 @@ def test_database_url() -> str:
 def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="core.settings",
+        DJANGO_SETTINGS_MODULE="core.settings.test",
         DATABASE_URL=test_database_url(),
         PYTHONUNBUFFERED="1",
     )

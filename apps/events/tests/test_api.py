@@ -45,11 +45,6 @@ EVENT_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def client_for(user: Any = None) -> APIClient:
     client = APIClient()
     if user is not None:

@@ -48,11 +48,6 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def fetch_schema() -> dict[str, Any]:
     response = APIClient().get("/api/schema/?format=json")
     assert response.status_code == 200
