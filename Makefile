@@ -7,7 +7,11 @@ PYTHON ?= python3
 export DJANGO_SETTINGS_MODULE ?= core.settings
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide
 
-.PHONY: dev test lint format install redis migrate lock clean
+PORT ?= 8000
+# The suite never reads the developer's .env (make dev's DEBUG settings): it runs as CI does.
+TEST_ENV := DJANGO_ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL)
+
+.PHONY: dev test test-fast test-services lint format install redis migrate lock clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,15 +27,36 @@ redis: install
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-dev: export DJANGO_DEBUG ?= true
-dev: install redis migrate
+# Development settings for every command run in this checkout (manage.py runserver, daphne, celery):
+# DEBUG on, plain http. Written once; an existing .env is never overwritten.
+.env:
+	@sed "s/^DJANGO_SECRET_KEY=.*/DJANGO_SECRET_KEY=dev-$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')/" .env.example > $@
+	@echo "Wrote .env (development settings: DJANGO_DEBUG=true, SQLite). make dev never overwrites it."
+
+dev: .env install redis migrate
 	$(PY) manage.py setup_event_lifecycle_tasks
 	$(PY) manage.py load_demo_events
-	@echo "Site http://127.0.0.1:8000/  admin http://127.0.0.1:8000/admin/  (login demo / demo-password)"
-	$(BIN)/honcho start
+	@echo
+	@echo "  Site      http://127.0.0.1:$(PORT)/            (login demo / demo-password)"
+	@echo "  Admin     http://127.0.0.1:$(PORT)/admin/"
+	@echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Flower    http://127.0.0.1:5555/"
+	@echo "  Ctrl-C stops web, worker, beat and Flower."
+	@echo
+	@# honcho gives the first process (web) PORT; Ctrl-C ends it with 130/143, which is a clean stop.
+	@$(BIN)/honcho start -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
 
-test: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
+# PostgreSQL and Redis for the suite: started when installed but not running, else one line.
+test-services: install
+	@TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/test_services.py
+
+# The whole suite: unit, API, real worker/beat/Daphne processes, browsers, faults.
+test: test-services
+	$(TEST_ENV) $(BIN)/pytest
+
+# The quick subset while working: no real processes, browsers or faults.
+test-fast: test-services
+	$(TEST_ENV) $(BIN)/pytest -q -m "not e2e and not browser and not faults"
 
 lint: install
 	$(BIN)/ruff check .

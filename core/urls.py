@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from core.health import healthz
 
@@ -8,4 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("apps.events.api.urls")),
     path("healthz", healthz, name="healthz"),
+    # Clients that ask for /favicon.ico without reading the page's <link rel="icon">.
+    path("favicon.ico", RedirectView.as_view(url=static("events/favicon.svg"), permanent=True)),
 ]
