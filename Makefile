@@ -8,6 +8,7 @@ export DJANGO_SETTINGS_MODULE ?= core.settings
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide
 
 PORT ?= 8000
+export FLOWER_PORT ?= 5555
 # The suite never reads the developer's .env (make dev's DEBUG settings): it runs as CI does.
 TEST_ENV := DJANGO_ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL)
 
@@ -40,11 +41,12 @@ dev: .env install redis migrate
 	@echo "  Site      http://127.0.0.1:$(PORT)/            (login demo / demo-password)"
 	@echo "  Admin     http://127.0.0.1:$(PORT)/admin/"
 	@echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"
-	@echo "  Flower    http://127.0.0.1:5555/"
+	@echo "  Flower    http://127.0.0.1:$(FLOWER_PORT)/"
 	@echo "  Ctrl-C stops web, worker, beat and Flower."
 	@echo
-	@# honcho gives the first process (web) PORT; Ctrl-C ends it with 130/143, which is a clean stop.
-	@$(BIN)/honcho start -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
+	@# honcho gives the first process (web) PORT and must not apply .env over the caller's environment
+	@# (settings read .env themselves, below it); Ctrl-C ends honcho with 130/143: a clean stop.
+	@$(BIN)/honcho start -e /dev/null -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
 
 # PostgreSQL and Redis for the suite: started when installed but not running, else one line.
 test-services: install

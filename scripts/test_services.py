@@ -143,8 +143,7 @@ def ensure_redis(url: str) -> None:
         return
     port = str(parts.port or 6379)
     subprocess.run(
-        [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", port]
-        + ["--save", "", "--appendonly", "no"],
+        [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
         check=True,
         capture_output=True,
     )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support import processes
+from tests.support.faults import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +118,50 @@ def test_seed_server_commands_serve_plain_http_with_styles(server: str, path: st
     assert response.status_code == 200, (path, response.status_code, response.headers)
     assert response.url.scheme == "http"
     assert [r.url.path for r in response.history] in ([], ["/favicon.ico"])
+
+
+def test_make_dev_serves_on_the_port_it_prints_and_stops_cleanly_on_ctrl_c(
+    migrated: Path,
+) -> None:
+    redis_server = RedisServer().start()
+    port, flower_port = processes.free_port(), processes.free_port()
+    log = migrated / "make-dev.log"
+    env = {**newcomer_env(), "REDIS_URL": redis_server.url}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["make", "dev", f"PORT={port}", f"FLOWER_PORT={flower_port}"],
+            cwd=migrated,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        processes.wait_for(lambda: "Ctrl-C stops" in log.read_text(), timeout=120, interval=0.2)
+        printed = log.read_text()
+        for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/admin/"):
+            assert url in printed
+        assert f"http://127.0.0.1:{flower_port}/" in printed
+
+        def page() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        processes.wait_for(page, timeout=60, interval=0.2)
+        docs = httpx.get(f"http://127.0.0.1:{port}/api/docs/", timeout=5)
+        assert docs.status_code == 200
+        processes.wait_for(lambda: "beat: Starting" in log.read_text(), timeout=60)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        returncode = proc.wait(60)
+        redis_server.stop()
+    output = log.read_text()
+    # make re-raises the SIGINT it got (a shell shows a new prompt), but reports no error.
+    assert returncode in (0, -signal.SIGINT), output[-3000:]
+    assert "make: ***" not in output, output[-3000:]
+    assert output.rstrip().endswith("Stopped."), output[-3000:]
+    assert f"broker -> {redis_server.url}/1" in output  # the caller's REDIS_URL, not .env's
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

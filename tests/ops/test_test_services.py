@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import subprocess
@@ -37,10 +38,8 @@ def free_ports() -> Iterator[tuple[int, int]]:
         pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
         argv = [pg_ctl, "-D", data, "stop", "-m", "immediate"]
         subprocess.run(["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv)
-    try:
+    with contextlib.suppress(redis.RedisError):
         redis.Redis(port=redis_port).shutdown(nosave=True)
-    except redis.RedisError:
-        pass
 
 
 def test_stopped_postgres_and_redis_are_started(free_ports: tuple[int, int]) -> None:
