@@ -24,6 +24,7 @@ import psycopg
 import redis
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+NO_AOF = ["--appendonly", "no"]
 
 
 def fail(message: str) -> None:
@@ -143,7 +144,18 @@ def ensure_redis(url: str) -> None:
         return
     port = str(parts.port or 6379)
     subprocess.run(
-        [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
+        [
+            server,
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--save",
+            "",
+            *NO_AOF,
+        ],
         check=True,
         capture_output=True,
     )
@@ -153,5 +165,7 @@ def ensure_redis(url: str) -> None:
 
 
 if __name__ == "__main__":
-    ensure_postgres(os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eventide"))
+    ensure_postgres(
+        os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eventide")
+    )
     ensure_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
