@@ -7,11 +7,13 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from apps.events import lifecycle, selectors
 from apps.events.management.commands.load_demo_events import DEMO_PASSWORD, DEMO_USERNAME
 from apps.events.models import Event, Participation
+from apps.events.tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
 Status = Event.EventStatus
@@ -57,3 +59,25 @@ def test_loading_again_replaces_the_demo_events() -> None:
     first = Event.objects.count()
     load()
     assert Event.objects.count() == first
+
+
+def test_loading_again_keeps_what_the_user_made_as_demo() -> None:
+    load()
+    demo = User.objects.get(username=DEMO_USERNAME)
+    own = EventFactory.create(organizer=demo, title="My real meetup", status=Status.CONFIRMED)
+    # Same title as a demo row, but the user's own text: still the user's.
+    twin = EventFactory.create(organizer=demo, title="Workshop next week", description="mine")
+    joined = EventFactory.create(status=Status.CONFIRMED)
+    Participation.objects.create(event=joined, user=demo)
+    demo_count = Event.objects.count() - 3
+    for _ in range(3):
+        output = load()
+    assert "Replaced 12 earlier demo event(s); no other event changed." in output
+    assert Event.objects.filter(pk__in=[own.pk, twin.pk, joined.pk]).count() == 3
+    assert Participation.objects.filter(event=joined, user=demo).exists()
+    assert Event.objects.count() == demo_count + 3
+
+
+def test_demo_titles_read_right_for_anonymous_visitors() -> None:
+    load()
+    assert not Event.objects.filter(title__icontains="you").exists()

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
 
 from apps.events import lifecycle
 from apps.events.models import Event, Participation
@@ -19,8 +20,47 @@ DEMO_PASSWORD = "demo-password"
 DEMO_HOST = "townhall"
 
 
+MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+# (title, start and end relative to now, status) of the demo user's own events.
+DEMO_SPECS: list[tuple[str, timedelta, timedelta, str]] = [
+    ("Ends a minute from now", -HOUR, 1 * MINUTE, Status.ONGOING),
+    ("Starts in a minute, ends in three", 1 * MINUTE, 3 * MINUTE, Status.CONFIRMED),
+    ("Product launch tomorrow", DAY, DAY + 2 * HOUR, Status.CONFIRMED),
+    ("Workshop next week", 7 * DAY, 7 * DAY + 3 * HOUR, Status.CONFIRMED),
+    ("Conference, ongoing all week", -DAY, 6 * DAY, Status.ONGOING),
+    ("Draft: summer party", 30 * DAY, 30 * DAY + 5 * HOUR, Status.DRAFT),
+    ("Cancelled meetup", 2 * DAY, 2 * DAY + HOUR, Status.CANCELLED),
+    ("Last week's hackathon", -8 * DAY, -7 * DAY, Status.COMPLETED),
+    ("Ended while nobody was looking", -3 * HOUR, -2 * HOUR, Status.CONFIRMED),
+    ("Spring fair (long ago)", -200 * DAY, -199 * DAY, Status.ARCHIVED),
+]
+CHOIR = "Lunchtime choir"
+BOOK_CLUB = "Book club: open to all"
+CHOIR_TEXT = (
+    "The demo user has joined this one. It starts two minutes after the demo data was loaded "
+    "and ends two minutes later: watch its badge go live."
+)
+BOOK_CLUB_TEXT = "Join from the event page."
+
+
+def _demo_description(title: str) -> str:
+    return f"A demo event: {title.lower()}."
+
+
+def _delete_demo_events(organizer: Any, specs: list[tuple[str, Any, Any, Any]]) -> int:
+    """Delete the rows this command made earlier: exactly its titles with its descriptions, by
+    its organizer. Anything else (an event the user made as `demo`) is never touched."""
+    mine = Q()
+    for title, *_ in specs:
+        mine |= Q(title=title, description=_demo_description(title))
+    return Event.objects.filter(mine, organizer=organizer).delete()[1].get(Event._meta.label, 0)
+
+
 class Command(BaseCommand):
-    help = "Create the demo user and a few events in every status (replaces earlier demo events)."
+    help = (
+        "Create the demo user and a few events in every status. Run again, it replaces only its "
+        "own demo events (fresh dates); events anyone created, the demo user included, stay."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -32,25 +72,12 @@ class Command(BaseCommand):
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
-            Event.objects.filter(organizer=user).delete()
+            replaced = _delete_demo_events(user, DEMO_SPECS)
             at = lifecycle.now()
-            minute, hour, day = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
-            specs = [
-                ("Ends a minute from now", -hour, 1 * minute, Status.ONGOING),
-                ("Starts in a minute, ends in three", 1 * minute, 3 * minute, Status.CONFIRMED),
-                ("Product launch tomorrow", day, day + 2 * hour, Status.CONFIRMED),
-                ("Workshop next week", 7 * day, 7 * day + 3 * hour, Status.CONFIRMED),
-                ("Conference, ongoing all week", -day, 6 * day, Status.ONGOING),
-                ("Draft: summer party", 30 * day, 30 * day + 5 * hour, Status.DRAFT),
-                ("Cancelled meetup", 2 * day, 2 * day + hour, Status.CANCELLED),
-                ("Last week's hackathon", -8 * day, -7 * day, Status.COMPLETED),
-                ("Ended while nobody was looking", -3 * hour, -2 * hour, Status.CONFIRMED),
-                ("Spring fair (long ago)", -200 * day, -199 * day, Status.ARCHIVED),
-            ]
             events = Event.objects.bulk_create(
                 Event(
                     title=title,
-                    description=f"A demo event: {title.lower()}.",
+                    description=_demo_description(title),
                     venue="Town Hall, London",
                     organizer=user,
                     start_date=at + start,
@@ -61,9 +88,11 @@ class Command(BaseCommand):
                     else None,
                     archived_at=at if status == Status.ARCHIVED else None,
                 )
-                for title, start, end, status in specs
+                for title, start, end, status in DEMO_SPECS
             )
-            _load_hosted_events(user, at)
+            replaced += _load_hosted_events(user, at)
+        if replaced:
+            self.stdout.write(f"Replaced {replaced} earlier demo event(s); no other event changed.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(events)} demo events for user '{DEMO_USERNAME}' "
@@ -72,37 +101,39 @@ class Command(BaseCommand):
         )
 
 
-def _load_hosted_events(demo_user: Any, at: datetime) -> None:
-    """Events organized by DEMO_HOST, one of them already joined by the demo user."""
+def _load_hosted_events(demo_user: Any, at: datetime) -> int:
+    """Events organized by DEMO_HOST, one of them already joined by the demo user; returns how
+    many earlier demo rows of DEMO_HOST it replaced."""
     host, created = get_user_model().objects.get_or_create(
         username=DEMO_HOST, defaults={"email": "townhall@eventide.local"}
     )
     if created:
         host.set_unusable_password()
         host.save()
-    Event.objects.filter(organizer=host).delete()
-    minute, hour = timedelta(minutes=1), timedelta(hours=1)
+    ours = Q(title=CHOIR, description=CHOIR_TEXT) | Q(title=BOOK_CLUB, description=BOOK_CLUB_TEXT)
+    replaced = Event.objects.filter(ours, organizer=host).delete()[1].get(Event._meta.label, 0)
     joined, _ = Event.objects.bulk_create(
         [
             Event(
-                title="Lunchtime choir (you joined)",
-                description="Starts in two minutes and ends two minutes later: watch it go live.",
+                title=CHOIR,
+                description=CHOIR_TEXT,
                 venue="St Martin's, Trafalgar Square",
                 organizer=host,
-                start_date=at + 2 * minute,
-                end_date=at + 4 * minute,
+                start_date=at + 2 * MINUTE,
+                end_date=at + 4 * MINUTE,
                 status=Status.CONFIRMED,
                 capacity=30,
             ),
             Event(
-                title="Book club: open to all",
-                description="Join from the event page.",
+                title=BOOK_CLUB,
+                description=BOOK_CLUB_TEXT,
                 venue="Library, room 2",
                 organizer=host,
-                start_date=at - hour,
-                end_date=at + 2 * hour,
+                start_date=at - HOUR,
+                end_date=at + 2 * HOUR,
                 status=Status.ONGOING,
             ),
         ]
     )
     Participation.objects.create(event=joined, user=demo_user)
+    return replaced
