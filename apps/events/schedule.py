@@ -12,6 +12,8 @@ class PeriodicSpec:
     every_seconds: int | None = None
     crontab: dict[str, str] | None = None
     description: str = ""
+    # Earlier names of this task: `setup_event_lifecycle_tasks` renames such a row.
+    formerly: tuple[str, ...] = ()
 
 
 PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
@@ -39,10 +41,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         every_seconds=5 * 60,
         description="One reminder email per participant, REMINDER_LEAD_HOURS before the start.",
     ),
+    # Beat installs this entry under this name by itself (crontab 04:00) whenever results
+    # expire; owning the same name keeps one clean-up task instead of two.
     PeriodicSpec(
-        name="Clean Up Old Task Results",
+        name="celery.backend_cleanup",
         task="celery.backend_cleanup",
         crontab={"minute": "0", "hour": "4"},
-        description="Deletes task results older than CELERY_RESULT_EXPIRES.",
+        description="Clean Up Old Task Results: deletes task results older than "
+        "CELERY_RESULT_EXPIRES.",
+        formerly=("Clean Up Old Task Results",),
     ),
 )

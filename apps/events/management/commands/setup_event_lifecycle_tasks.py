@@ -25,6 +25,25 @@ def _schedule_fields(spec: PeriodicSpec) -> dict[str, Any]:
     return {"interval": None, "crontab": crontab}
 
 
+def _rename_former(spec: PeriodicSpec) -> list[tuple[str, str]]:
+    """Give a row made under an earlier name the current one, keeping its enabled choice; when
+    beat already made a row of that name, the old row's choice moves onto it."""
+    changes = []
+    for old in PeriodicTask.objects.filter(name__in=spec.formerly):
+        former = old.name
+        current = PeriodicTask.objects.filter(name=spec.name).first()
+        if current is None:
+            old.name = spec.name
+            old.save()
+        else:
+            if current.enabled != old.enabled:
+                current.enabled = old.enabled
+                current.save()
+            old.delete()
+        changes.append((spec.name, f"renamed from {former!r}"))
+    return changes
+
+
 def sync_periodic_tasks() -> list[tuple[str, str]]:
     """Create or update each declared task; return (name, "created"|"updated") for each change.
 
@@ -33,6 +52,7 @@ def sync_periodic_tasks() -> list[tuple[str, str]]:
     changes: list[tuple[str, str]] = []
     with transaction.atomic():
         for spec in PERIODIC_TASKS:
+            changes.extend(_rename_former(spec))
             wanted = {"task": spec.task, "description": spec.description, **_schedule_fields(spec)}
             existing = PeriodicTask.objects.filter(name=spec.name).first()
             if existing is None:
