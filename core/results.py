@@ -9,8 +9,18 @@ backoff, `result_backend_max_retries` times) and then carry on with the task.
 
 from __future__ import annotations
 
+import django
+from django.apps import apps
+
+# The worker and beat set Django up before they load a backend; `celery -A core result/call/...`
+# load it first, and upstream's module defines models (AppRegistryNotReady).
+if not apps.ready:
+    django.setup()
+
 from django.db import InterfaceError, OperationalError, connection
-from django_celery_results.backends.database import DatabaseBackend as UpstreamDatabaseBackend
+from django_celery_results.backends.database import (
+    DatabaseBackend as UpstreamDatabaseBackend,
+)
 
 
 class DatabaseBackend(UpstreamDatabaseBackend):

@@ -69,3 +69,26 @@ def test_redis_broker_database_answers_ping() -> None:
     assert done.stdout.strip() == "PONG"
     assert settings.CELERY_BROKER_URL.endswith("/1")
     assert settings.CHANNEL_LAYER_URL.endswith("/0")
+
+
+def test_celery_command_line_tools_work(worker_process) -> None:
+    """`celery -A core call/result/inspect/...` set Django up before using the result backend."""
+    past = timezone.now() - timedelta(minutes=1)
+    EventFactory.create_batch(3, start_date=past - timedelta(hours=1), end_date=past)
+
+    called = run(*processes.celery("call", "events.mark_ended_events_as_completed"))
+    assert called.returncode == 0, called.stderr
+    task_id = called.stdout.strip().splitlines()[-1]
+
+    def result() -> str:
+        done = run(*processes.celery("result", task_id))
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    processes.wait_for(lambda: result() == "3", timeout=60, interval=0.5)
+    for argv in (("inspect", "ping"), ("inspect", "registered"), ("status",)):
+        done = run(*processes.celery(*argv))
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+    assert "events.mark_ended_events_as_completed" in run(
+        *processes.celery("inspect", "registered")
+    ).stdout
