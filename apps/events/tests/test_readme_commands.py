@@ -89,6 +89,7 @@ def test_celery_command_line_tools_work(worker_process) -> None:
     for argv in (("inspect", "ping"), ("inspect", "registered"), ("status",)):
         done = run(*processes.celery(*argv))
         assert done.returncode == 0, (argv, done.stdout, done.stderr)
-    assert "events.mark_ended_events_as_completed" in run(
-        *processes.celery("inspect", "registered")
-    ).stdout
+    assert (
+        "events.mark_ended_events_as_completed"
+        in run(*processes.celery("inspect", "registered")).stdout
+    )

@@ -231,7 +231,8 @@ def test_only_the_organizer_may_change_the_status(alice: User, bob: User) -> Non
     event = EventFactory.create(organizer=alice)
     assert logged_in(bob).post(f"/events/{event.pk}/cancel/").status_code == 403
     assert Event.objects.get(pk=event.pk).status == Status.CONFIRMED
-    assert logged_in(alice).get(f"/events/{event.pk}/cancel/").status_code == 405
+    assert logged_in(alice).get(f"/events/{event.pk}/confirm/").status_code == 405
+    assert logged_in(bob).get(f"/events/{event.pk}/cancel/").status_code == 403
     assert logged_in(alice).post(f"/events/{event.pk}/archive/").status_code == 404
 
 
@@ -436,3 +437,74 @@ def test_error_pages_keep_the_site_layout(alice: User, bob: User) -> None:
     response = logged_in(bob).get(f"/events/{event.pk}/edit/")
     assert response.status_code == 403
     assert b"Only the organizer can edit an event." in response.content
+
+
+# --- destructive actions ask first ------------------------------------------------------------
+
+
+def test_cancel_on_the_event_page_asks_for_confirmation_first(alice: User) -> None:
+    event = EventFactory.create(organizer=alice, title="Board games")
+    ParticipationFactory.create_batch(2, event=event)
+    client = logged_in(alice)
+    html = client.get(f"/events/{event.pk}/").content.decode()
+    # A link to the question, not a form that cancels in one click.
+    assert f'action="/events/{event.pk}/cancel/"' not in html
+    assert f'href="/events/{event.pk}/cancel/"' in html
+    question = client.get(f"/events/{event.pk}/cancel/")
+    assert question.status_code == 200
+    page = question.content.decode()
+    assert "Cancel “Board games”?" in page
+    assert "to its 2 participants" in page
+    assert "Yes, cancel the event" in page and "Keep the event" in page
+    assert Event.objects.get(pk=event.pk).status == Status.CONFIRMED
+    client.post(f"/events/{event.pk}/cancel/")
+    assert Event.objects.get(pk=event.pk).status == Status.CANCELLED
+
+
+def test_a_draft_is_deleted_only_after_confirmation(alice: User, bob: User) -> None:
+    draft = EventFactory.create(organizer=alice, status=Status.DRAFT, title="Picnic")
+    client = logged_in(alice)
+    assert (
+        f'href="/events/{draft.pk}/delete/"' in client.get(f"/events/{draft.pk}/").content.decode()
+    )
+    assert (
+        "Delete the draft “Picnic”?" in client.get(f"/events/{draft.pk}/delete/").content.decode()
+    )
+    assert Event.objects.filter(pk=draft.pk).exists()
+    assert logged_in(bob).post(f"/events/{draft.pk}/delete/").status_code == 404
+    response = client.post(f"/events/{draft.pk}/delete/", follow=True)
+    assert messages_of(response) == ["Draft “Picnic” deleted."]
+    assert not Event.objects.filter(pk=draft.pk).exists()
+
+
+def test_a_confirmed_event_cannot_be_deleted_from_the_page(alice: User) -> None:
+    event = EventFactory.create(organizer=alice)
+    client = logged_in(alice)
+    assert f"/events/{event.pk}/delete/" not in client.get(f"/events/{event.pk}/").content.decode()
+    response = client.post(f"/events/{event.pk}/delete/", follow=True)
+    assert messages_of(response) == [
+        "Could not delete the event: Only DRAFT events can be deleted; cancel it instead."
+    ]
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_the_form_says_back_or_discard_never_cancel(alice: User) -> None:
+    event = EventFactory.create(organizer=alice)
+    client = logged_in(alice)
+    for url in ("/events/new/", f"/events/{event.pk}/edit/"):
+        html = client.get(url).content.decode()
+        assert ">Cancel<" not in html, url
+
+
+def test_a_completed_event_shows_no_empty_organizer_section(alice: User) -> None:
+    done = EventFactory.create(
+        organizer=alice, status=Status.COMPLETED, start_date=soon(days=-2), end_date=soon(days=-1)
+    )
+    html = logged_in(alice).get(f"/events/{done.pk}/").content.decode()
+    assert "<h2>Organizer</h2>" not in html
+
+
+def test_every_page_names_a_favicon(client: Client) -> None:
+    html = client.get("/").content.decode()
+    assert 'rel="icon"' in html and "events/favicon.svg" in html
+    assert client.get("/favicon.ico").status_code == 301

@@ -15,6 +15,7 @@ urlpatterns = [
     path("events/<int:pk>/edit/", views.event_edit, name="edit"),
     path("events/<int:pk>/join/", views.event_join, name="join"),
     path("events/<int:pk>/leave/", views.event_leave, name="leave"),
+    path("events/<int:pk>/delete/", views.event_delete, name="delete"),
     *(
         path(f"events/<int:pk>/{action}/", views.event_transition, {"action": action}, name=action)
         for action in views.TRANSITIONS

@@ -11,9 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.events import editing, lifecycle, participation, selectors
 from apps.events.models import Event, EventStatusChange, Participation
@@ -27,6 +27,9 @@ TRANSITIONS = {
     "complete": lifecycle.complete,
 }
 _PAST = {"confirm": "confirmed", "cancel": "cancelled", "complete": "completed"}
+# Actions that cannot be undone: the event page links to a confirmation page (GET) whose form
+# makes the change (POST), so they ask first even without JavaScript.
+CONFIRM_FIRST = frozenset({"cancel"})
 
 
 def _page(request: HttpRequest, queryset: QuerySet[Event]) -> Any:
@@ -61,8 +64,13 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_full": event.capacity is not None and event.participant_count >= event.capacity,  # type: ignore[attr-defined]
         "can_edit": is_organizer and editing.can_edit(event),
         "actions": _organizer_actions(event, at) if is_organizer else [],
+        "confirm_first": CONFIRM_FIRST,
+        "can_delete": is_organizer and event.status == Status.DRAFT,
         "history": EventStatusChange.objects.filter(event=event).order_by("at", "id"),
     }
+    context["organizer_tools"] = is_organizer and bool(
+        context["can_edit"] or context["actions"] or context["can_delete"] or context["history"]
+    )
     return render(request, "events/detail.html", context)
 
 
@@ -79,12 +87,16 @@ def _organizer_actions(event: Event, at: datetime) -> list[str]:
     return actions
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def event_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     event = _visible_event(request, pk)
     if event.organizer_id != request.user.pk:
         raise PermissionDenied("Only the organizer can change the status of an event.")
+    if request.method == "GET":
+        if action not in CONFIRM_FIRST:
+            return HttpResponseNotAllowed(["POST"])
+        return render(request, "events/confirm.html", {"event": event, "action": action})
     try:
         TRANSITIONS[action](event.pk, actor=request.user, source=EventStatusChange.Source.WEB)
     except lifecycle.InvalidTransition as refused:
@@ -118,6 +130,24 @@ def event_leave(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "You left the event." if left else "You had not joined it.")
     return redirect("events:detail", pk=event.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def event_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """A DRAFT's organizer deletes it, after a confirmation page."""
+    event = _visible_event(request, pk)
+    if event.organizer_id != request.user.pk:
+        raise PermissionDenied("Only the organizer can delete an event.")
+    if request.method == "GET":
+        return render(request, "events/confirm.html", {"event": event, "action": "delete"})
+    try:
+        editing.delete_draft(event.pk)
+    except editing.EditRefused as refused:
+        messages.error(request, f"Could not delete the event: {refused}")
+        return redirect("events:detail", pk=event.pk)
+    messages.success(request, f"Draft “{event.title}” deleted.")
+    return redirect("events:mine")
 
 
 @login_required
