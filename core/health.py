@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
@@ -57,15 +57,21 @@ def check_broker(timeout: float) -> None:
 
 
 def check_channel_layer(timeout: float) -> None:
-    """Send a message to a fresh channel and receive it back through the layer's Redis."""
+    """Send a message to a fresh channel and receive it back through the layer's Redis.
+
+    The layer is an instance of its own: the process-wide one is receiving on Daphne's loop for
+    every open WebSocket, and channels_redis refuses a second loop receiving on it (a 503 whenever
+    a browser was connected).
+    """
 
     async def round_trip() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            raise RuntimeError("CHANNEL_LAYERS has no default layer")
-        channel = await layer.new_channel("healthz.")
-        await layer.send(channel, {"type": "health.check"})
-        message = await layer.receive(channel)
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        try:
+            channel = await layer.new_channel("healthz.")
+            await layer.send(channel, {"type": "health.check"})
+            message = await layer.receive(channel)
+        finally:
+            await layer.close_pools()
         if message.get("type") != "health.check":
             raise RuntimeError(f"unexpected message {message!r}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import websockets
 from django.test import override_settings
 
 from core import health
@@ -171,5 +173,47 @@ def test_daphne_answers_503_naming_the_database_and_probes_are_not_redirected_to
         command = manage("healthcheck", "--url", f"{base}/healthz")
         assert command.returncode == 1
         assert '"http_status": 503' in command.stdout
+    finally:
+        daphne.stop()
+
+
+@pytest.mark.e2e
+def test_healthz_stays_200_while_websockets_are_open_on_the_same_daphne(
+    transactional_db: None,
+) -> None:
+    """The consumers' layer is busy receiving on Daphne's loop: the check uses a layer of its own."""
+    port = processes.free_port()
+    daphne = processes.daphne(processes.child_env(), port).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def answered() -> httpx.Response | None:
+            try:
+                return httpx.get(f"{base}/healthz", timeout=10)
+            except httpx.TransportError:
+                return None
+
+        processes.wait_for(answered, timeout=60, interval=0.2)
+
+        async def probe_with_sockets_open() -> list[int]:
+            sockets = [
+                await websockets.connect(f"ws://127.0.0.1:{port}/ws/events/", origin=base)
+                for _ in range(3)
+            ]
+            try:
+                await asyncio.sleep(0.5)
+                loop = asyncio.get_running_loop()
+                statuses = []
+                for _ in range(5):
+                    response = await loop.run_in_executor(
+                        None, lambda: httpx.get(f"{base}/healthz", timeout=10)
+                    )
+                    statuses.append(response.status_code)
+                return statuses
+            finally:
+                for sock in sockets:
+                    await sock.close()
+
+        assert asyncio.run(probe_with_sockets_open()) == [200] * 5
     finally:
         daphne.stop()
