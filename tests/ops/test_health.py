@@ -181,7 +181,7 @@ def test_daphne_answers_503_naming_the_database_and_probes_are_not_redirected_to
 def test_healthz_stays_200_while_websockets_are_open_on_the_same_daphne(
     transactional_db: None,
 ) -> None:
-    """The consumers' layer is busy receiving on Daphne's loop: the check uses a layer of its own."""
+    """Consumers receive on Daphne's loop; the check must use a layer instance of its own."""
     port = processes.free_port()
     daphne = processes.daphne(processes.child_env(), port).start()
     try:
