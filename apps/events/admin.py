@@ -1,15 +1,21 @@
-"""Admin for events: their status history, and actions that go through `lifecycle`."""
+"""Admin for events: their status history, and changes that go through the domain functions.
+
+Edits go through `editing`, participants through `participation`, transitions through
+`lifecycle`: the admin obeys the same rules as the API and the pages, under the same row lock.
+A refusal undoes the whole save and is shown with `message_user`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from apps.events import effects, lifecycle
+from apps.events import editing, lifecycle, participation, rules
 from apps.events.models import Event, EventStatusChange, Participation
 
 
@@ -55,8 +61,15 @@ def _transition_action(
     return admin.action(description=f"{name.capitalize()} selected events")(action)
 
 
+class EventAdminForm(forms.ModelForm):
+    def _post_clean(self) -> None:
+        # The rules across fields are `editing`'s, checked under the row lock in save_model.
+        pass
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
     list_display = ("title", "status", "start_date", "end_date", "organizer", "completed_at")
     list_filter = ("status",)
     search_fields = ("title", "venue")
@@ -71,10 +84,46 @@ class EventAdmin(admin.ModelAdmin):
     ]
     list_select_related = ("organizer",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Who organizes an event is set when it is created, like on the pages and in the API.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "organizer") if obj is not None else fields
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except rules.Refused as refused:  # the save was rolled back as a whole
+            self.message_user(request, f"Not saved: {refused.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if {"start_date", "end_date"} & set(form.changed_data):
-            effects.reschedule_after_commit()
+        fields = {name: form.cleaned_data[name] for name in editing.EDITABLE_FIELDS}
+        if change:
+            changed = {name: fields[name] for name in form.changed_data if name in fields}
+            if changed:  # saving only the inlines of a finished event is not an edit
+                editing.update_event(obj.pk, **changed)
+        else:
+            obj.pk = editing.create_event(form.cleaned_data["organizer"], **fields).pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Participation:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)  # only to list what changed, for the admin's change message
+        event_id = form.instance.pk
+        for row in formset.initial_forms:
+            if row in formset.deleted_forms or row.has_changed():
+                participation.leave(event_id, row.initial["user"])
+        for row in formset.forms:
+            if row.has_changed() and row not in formset.deleted_forms:
+                participation.join(event_id, row.cleaned_data["user"])
 
 
 @admin.register(EventStatusChange)

@@ -148,7 +148,10 @@ class EventViewSet(
 
     @extend_schema(
         summary="Edit an event",
-        description="`status` is not writable (400). Finished events cannot be edited (409).",
+        description=(
+            "`status` is not writable (400). Finished events cannot be edited, and an ONGOING "
+            "event's start cannot move into the future (409)."
+        ),
         request=EventWriteSerializer,
         responses={200: EventSerializer, **errors(400, 403, 404, 409, 415)},
     )
@@ -160,10 +163,7 @@ class EventViewSet(
             event, data=request.data, partial=True, context={"request": request}
         )
         serializer.is_valid(raise_exception=True)
-        try:
-            serializer.save()
-        except editing.EditRefused as exc:
-            raise Conflict(str(exc)) from exc
+        serializer.save()
         return Response(self.fresh(event.pk))
 
     @extend_schema(
@@ -174,8 +174,6 @@ class EventViewSet(
         event = self.get_object()
         try:
             editing.delete_draft(event.pk)
-        except editing.EditRefused as exc:
-            raise Conflict(str(exc)) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -204,8 +202,6 @@ class EventViewSet(
         event = self.get_object()
         try:
             move(event.pk, actor=self.request.user, source=EventStatusChange.Source.API)
-        except lifecycle.InvalidTransition as exc:
-            raise Conflict(exc.messages[0]) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self.fresh(event.pk))
@@ -240,8 +236,6 @@ class EventViewSet(
         event = self.get_object()
         try:
             change(event.pk, self.request.user)
-        except participation.ParticipationRefused as exc:
-            raise Conflict(str(exc)) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self.fresh(event.pk))

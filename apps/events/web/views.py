@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.events import editing, lifecycle, participation, selectors
+from apps.events import editing, lifecycle, participation, rules, selectors
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.web.forms import EventForm, SignupForm
 
@@ -100,8 +100,8 @@ def event_join(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
         participation.join(event.pk, request.user)
-    except participation.ParticipationRefused as refused:
-        messages.error(request, f"Could not join: {refused}")
+    except rules.Refused as refused:
+        messages.error(request, f"Could not join: {refused.message}")
     else:
         messages.success(request, "You are in. See you there!")
     return redirect("events:detail", pk=event.pk)
@@ -113,8 +113,8 @@ def event_leave(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
         left = participation.leave(event.pk, request.user)
-    except participation.ParticipationRefused as refused:
-        messages.error(request, f"Could not leave: {refused}")
+    except rules.Refused as refused:
+        messages.error(request, f"Could not leave: {refused.message}")
     else:
         messages.success(request, "You left the event." if left else "You had not joined it.")
     return redirect("events:detail", pk=event.pk)
@@ -136,9 +136,13 @@ def my_events(request: HttpRequest) -> HttpResponse:
 def event_create(request: HttpRequest) -> HttpResponse:
     form = EventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        event = editing.create_event(request.user, **form.cleaned_data)
-        messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
-        return redirect("events:detail", pk=event.pk)
+        try:
+            event = editing.create_event(request.user, **form.cleaned_data)
+        except rules.Refused as refused:
+            form.add_refusal(refused)
+        else:
+            messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
+            return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": None})
 
 
@@ -154,11 +158,14 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             editing.update_event(event.pk, **form.cleaned_data)
-        except editing.EditRefused as refused:
-            messages.error(request, str(refused))
+        except editing.EditRefused as refused:  # finished meanwhile: nothing left to edit
+            messages.error(request, refused.message)
+            return redirect("events:detail", pk=event.pk)
+        except rules.Refused as refused:
+            form.add_refusal(refused)
         else:
             messages.success(request, "Event saved.")
-        return redirect("events:detail", pk=event.pk)
+            return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": event})
 
 
