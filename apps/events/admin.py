@@ -138,3 +138,7 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The audit trail; `selectors` also reads it to keep never-confirmed drafts private.
+        return False

@@ -152,9 +152,16 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
-    """One transition of the event: who (null for the system), when, from where."""
+    """One transition of the event: who (null for the system, and for anyone but the event's
+    organizer and staff: context `show_actors`), when, from where."""
 
     actor = UserRefSerializer(read_only=True, allow_null=True)
+
+    def to_representation(self, instance: EventStatusChange) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if not self.context.get("show_actors"):
+            data["actor"] = None
+        return data
 
     class Meta:
         model = EventStatusChange

@@ -242,13 +242,17 @@ class EventViewSet(
 
     @extend_schema(
         summary="Status history, oldest first",
+        description="`actor` is shown to the event's organizer and staff only, else null.",
         responses={200: StatusChangeSerializer(many=True), **errors(404)},
     )
     @action(detail=True, pagination_class=None, filter_backends=[])
     def history(self, request: Request, pk: str) -> Response:
         event = self.get_object()
         changes = selectors.history(event)
-        return Response(StatusChangeSerializer(changes, many=True).data)
+        show_actors = selectors.may_see_actors(request.user, event)
+        return Response(
+            StatusChangeSerializer(changes, many=True, context={"show_actors": show_actors}).data
+        )
 
 
 class RegisterView(generics.GenericAPIView):

@@ -61,7 +61,8 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_full": event.capacity is not None and event.participant_count >= event.capacity,  # type: ignore[attr-defined]
         "can_edit": is_organizer and editing.can_edit(event),
         "actions": _organizer_actions(event, at) if is_organizer else [],
-        "history": EventStatusChange.objects.filter(event=event).order_by("at", "id"),
+        "history": selectors.history(event),
+        "show_actors": selectors.may_see_actors(user, event),
     }
     return render(request, "events/detail.html", context)
 
