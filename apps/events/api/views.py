@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from apps.events import editing, lifecycle, participation, selectors
 from apps.events.api.exceptions import Conflict
-from apps.events.api.filters import DiscoveryFilter
+from apps.events.api.filters import DiscoveryFilter, query_list
 from apps.events.api.pagination import EventCursorPagination
 from apps.events.api.permissions import IsOrganizer
 from apps.events.api.schema import VALIDATION_ERROR_REF
@@ -47,29 +47,47 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: described[code] for code in sorted({*codes, 401, 429})}
 
 
-class MineQuerySerializer(serializers.Serializer):
-    include_completed = serializers.BooleanField(default=True)
-    status = serializers.CharField(required=False, max_length=200)
-    role = serializers.ChoiceField(choices=["organizer", "participant"], required=False)
+class StatusListField(serializers.Field):
+    """`?status=` repeated or comma-separated (filters.split_list), each a known status."""
 
-    def validate_status(self, value: str) -> list[str]:
-        statuses = [part.strip() for part in value.split(",") if part.strip()]
+    def get_value(self, dictionary: Any) -> Any:
+        values = query_list(dictionary, str(self.field_name))
+        return serializers.empty if values is None else values
+
+    def to_internal_value(self, data: list[str]) -> list[str]:
+        statuses = [part.strip() for part in data if part.strip()]
         unknown = [part for part in statuses if part not in Status.values]
         if unknown:
             raise serializers.ValidationError(f"Unknown status: {', '.join(unknown)}.")
         return statuses
 
 
+class MineQuerySerializer(serializers.Serializer):
+    include_completed = serializers.BooleanField(default=True)
+    status = StatusListField(required=False)
+    role = serializers.ChoiceField(choices=["organizer", "participant"], required=False)
+
+
+def status_parameter(statuses: list[str], description: str) -> OpenApiParameter:
+    """A list of statuses as an exploded form array (`?status=A&status=B`); `A,B` works too."""
+    return OpenApiParameter(
+        "status",
+        {"type": "array", "items": {"type": "string", "enum": statuses}},
+        style="form",
+        explode=True,
+        description=f"Repeat the key for each status (commas also work). {description}",
+    )
+
+
 MINE_PARAMETERS = [
     OpenApiParameter("include_completed", bool, description="Default true."),
-    OpenApiParameter(
-        "status",
-        {"type": "array", "items": {"type": "string", "enum": Status.values}},
-        style="form",
-        explode=False,
-        description="Comma-separated; ARCHIVED events appear only when asked for here.",
-    ),
+    status_parameter(Status.values, "ARCHIVED events appear only when asked for here."),
     OpenApiParameter("role", str, enum=["organizer", "participant"]),
+]
+DISCOVERY_PARAMETERS = [
+    status_parameter(
+        [str(s) for s in Event.ACTIVE_STATUSES], "Discovery holds CONFIRMED and ONGOING only."
+    )
 ]
 
 TRANSITION_RESPONSES = {200: EventSerializer, **errors(403, 404, 409)}
@@ -122,7 +140,9 @@ class EventViewSet(
         return EventSerializer(event, context=self.get_serializer_context()).data
 
     @extend_schema(
-        summary="Discover events", responses={200: EventSerializer(many=True), **errors(400, 404)}
+        summary="Discover events",
+        parameters=DISCOVERY_PARAMETERS,
+        responses={200: EventSerializer(many=True), **errors(400, 404)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
