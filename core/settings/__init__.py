@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.events.api.schema.strict_request_bodies",
+        "apps.events.api.schema.nullable_references",
     ],
 }
 

@@ -152,8 +152,8 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
-    """One transition of the event: who (null for the system, and for anyone but the event's
-    organizer and staff: context `show_actors`), when, from where."""
+    """One transition of the event: who (null for the system; shown only to the event's organizer
+    and staff, null for anyone else), when, from where."""
 
     actor = UserRefSerializer(read_only=True, allow_null=True)
 

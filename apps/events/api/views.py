@@ -34,17 +34,21 @@ Status = Event.EventStatus
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error responses of an operation; a bad token (401) and throttling (429) apply to all."""
+    """The error responses of an operation. A header or parameter the server cannot read (400,
+    core.errors), a bad token (401), a session request without its CSRF token (403) and
+    throttling (429) apply to all."""
     described = {
         400: OpenApiResponse(VALIDATION_ERROR_REF, description="Invalid input."),
         401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
-        403: OpenApiResponse(ErrorSerializer, description="Not the organizer."),
+        403: OpenApiResponse(
+            ErrorSerializer, description="Not the organizer, or a session without its CSRF token."
+        ),
         404: OpenApiResponse(ErrorSerializer, description="No such event visible to you."),
         409: OpenApiResponse(ErrorSerializer, description="The event's status does not allow it."),
         415: OpenApiResponse(ErrorSerializer, description="Body is not JSON."),
         429: OpenApiResponse(ErrorSerializer, description="Too many requests."),
     }
-    return {code: described[code] for code in sorted({*codes, 401, 429})}
+    return {code: described[code] for code in sorted({*codes, 400, 401, 403, 429})}
 
 
 class StatusListField(serializers.Field):
