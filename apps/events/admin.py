@@ -62,8 +62,26 @@ def _transition_action(
 
 
 class EventAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        """The domain's rules as field errors, so the form keeps what was typed; save_model
+        checks them again under the row lock (a join may land in between)."""
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return cleaned
+        fields = {name: cleaned.get(name) for name in editing.EDITABLE_FIELDS}
+        try:
+            if self.instance.pk is None:
+                rules.check_dates(fields["start_date"], fields["end_date"])
+            else:
+                changed = {name: fields[name] for name in self.changed_data if name in fields}
+                editing.check_change(self.instance, changed)
+        except rules.Refused as refused:
+            self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+        return cleaned
+
     def _post_clean(self) -> None:
-        # The rules across fields are `editing`'s, checked under the row lock in save_model.
+        # The rules across fields are the domain's (above); the model's checks would only repeat
+        # them in other words ("Constraint event_end_after_start is violated").
         pass
 
 

@@ -74,7 +74,7 @@ def admin_data(event: Event, participants: list[User] = (), **overrides: Any) ->
     """The admin change form of `event`, with its inlines, as a browser would post it."""
     start = timezone.localtime(event.start_date)
     end = timezone.localtime(event.end_date) if event.end_date else None
-    existing = list(event.participations.order_by("id"))
+    existing = list(event.participations.order_by("id")) if event.pk else []
     data: dict[str, Any] = {
         "title": event.title,
         "description": event.description,
@@ -120,7 +120,12 @@ def admin_url(event: Event) -> str:
 
 
 def admin_messages(response: Any) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
+    """What the admin said: its messages and the errors of the form it showed again."""
+    said = [str(m) for m in response.context["messages"]]
+    form = response.context.get("adminform")
+    if form is not None:
+        said += [str(e) for errors in form.form.errors.values() for e in errors]
+    return said
 
 
 # --- capacity ----------------------------------------------------------------------------------
@@ -346,3 +351,33 @@ def test_end_after_start_is_one_rule_with_one_message(organizer: User) -> None:
     )
     assert response.context["form"].errors == {"end_date": [refused.value.message]}
     assert not Participation.objects.exists()
+
+
+def test_the_admin_creates_drafts_through_the_rules(organizer: User, staff: User) -> None:
+    blank = Event(
+        organizer=organizer,
+        title="From the admin",
+        start_date=timezone.now() + timedelta(days=3),
+        end_date=None,
+    )
+    data = admin_data(blank)
+    early = timezone.localtime(blank.start_date - timedelta(hours=1))
+    refused = logged_in(staff).post(
+        "/admin/events/event/add/",
+        {
+            **data,
+            "end_date_0": early.strftime("%Y-%m-%d"),
+            "end_date_1": early.strftime("%H:%M:%S"),
+        },
+        follow=True,
+    )
+    assert "The end must be after the start." in " ".join(admin_messages(refused))
+    assert not Event.objects.exists()
+    response = logged_in(staff).post("/admin/events/event/add/", data)
+    assert response.status_code == 302, response.content
+    event = Event.objects.get()
+    assert (event.title, event.status, event.organizer) == (
+        "From the admin",
+        Status.DRAFT,
+        organizer,
+    )
