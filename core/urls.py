@@ -5,6 +5,10 @@ from django.views.generic import RedirectView
 
 from core.health import healthz
 
+# JSON under /api/, the site's pages elsewhere (core.errors).
+handler400 = "core.errors.bad_request"
+handler500 = "core.errors.server_error"
+
 urlpatterns = [
     path("", include("apps.events.web.urls")),
     path("admin/", admin.site.urls),

@@ -1,15 +1,21 @@
-"""Admin for events: their status history, and actions that go through `lifecycle`."""
+"""Admin for events: their status history, and changes that go through the domain functions.
+
+Edits go through `editing`, participants through `participation`, transitions through
+`lifecycle`: the admin obeys the same rules as the API and the pages, under the same row lock.
+A refusal undoes the whole save and is shown with `message_user`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from apps.events import effects, lifecycle
+from apps.events import editing, lifecycle, participation, rules
 from apps.events.models import Event, EventStatusChange, Participation
 
 
@@ -55,8 +61,33 @@ def _transition_action(
     return admin.action(description=f"{name.capitalize()} selected events")(action)
 
 
+class EventAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        """The domain's rules as field errors, so the form keeps what was typed; save_model
+        checks them again under the row lock (a join may land in between)."""
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return cleaned
+        fields = {name: cleaned.get(name) for name in editing.EDITABLE_FIELDS}
+        try:
+            if self.instance.pk is None:
+                rules.check_dates(fields["start_date"], fields["end_date"])
+            else:
+                changed = {name: fields[name] for name in self.changed_data if name in fields}
+                editing.check_change(self.instance, changed)
+        except rules.Refused as refused:
+            self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The rules across fields are the domain's (above); the model's checks would only repeat
+        # them in other words ("Constraint event_end_after_start is violated").
+        pass
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
     list_display = ("title", "status", "start_date", "end_date", "organizer", "completed_at")
     list_filter = ("status",)
     search_fields = ("title", "venue")
@@ -71,10 +102,46 @@ class EventAdmin(admin.ModelAdmin):
     ]
     list_select_related = ("organizer",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Who organizes an event is set when it is created, like on the pages and in the API.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "organizer") if obj is not None else fields
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except rules.Refused as refused:  # the save was rolled back as a whole
+            self.message_user(request, f"Not saved: {refused.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if {"start_date", "end_date"} & set(form.changed_data):
-            effects.reschedule_after_commit()
+        fields = {name: form.cleaned_data[name] for name in editing.EDITABLE_FIELDS}
+        if change:
+            changed = {name: fields[name] for name in form.changed_data if name in fields}
+            if changed:  # saving only the inlines of a finished event is not an edit
+                editing.update_event(obj.pk, **changed)
+        else:
+            obj.pk = editing.create_event(form.cleaned_data["organizer"], **fields).pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Participation:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)  # only to list what changed, for the admin's change message
+        event_id = form.instance.pk
+        for row in formset.initial_forms:
+            if row in formset.deleted_forms or row.has_changed():
+                participation.leave(event_id, row.initial["user"])
+        for row in formset.forms:
+            if row.has_changed() and row not in formset.deleted_forms:
+                participation.join(event_id, row.cleaned_data["user"])
 
 
 @admin.register(EventStatusChange)
@@ -88,4 +155,8 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The audit trail; `selectors` also reads it to keep never-confirmed drafts private.
         return False

@@ -1,7 +1,9 @@
 """Creating, editing and deleting events (CONTRACT §4): which statuses allow what.
 
 Status itself never changes here: that is `lifecycle`'s job. An event can be edited until it is
-over (COMPLETED, CANCELLED, ARCHIVED) and deleted only while it is a DRAFT.
+over (COMPLETED, CANCELLED, ARCHIVED) and deleted only while it is a DRAFT. Every change is
+checked against `rules` here, under the event's row lock (the lock joins take), whether it comes
+from the API, a page or the admin.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.events import effects
+from apps.events import effects, lifecycle, rules
 from apps.events.models import Event
 
 Status = Event.EventStatus
@@ -21,7 +23,7 @@ FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIV
 DATE_FIELDS = frozenset({"start_date", "end_date"})
 
 
-class EditRefused(Exception):
+class EditRefused(rules.Refused):
     """The event's status does not allow this change (409 in the API)."""
 
 
@@ -32,23 +34,38 @@ def can_edit(event: Event) -> bool:
 def create_event(organizer: Any, **fields: Any) -> Event:
     """A new DRAFT event organized by `organizer`."""
     _check_fields(fields)
+    rules.check_dates(fields.get("start_date"), fields.get("end_date"))
     return Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
 
 
 def update_event(event_id: int, **fields: Any) -> Event:
-    """Change an event's details while it is not finished; raises EditRefused otherwise."""
+    """Change an event's details while it is not finished and the result obeys `rules`.
+
+    Raises EditRefused for a finished event, `rules.Refused`/`InvalidValue` for a change a rule
+    forbids. Locked so neither a transition nor a join can slip between the checks and the write.
+    """
     _check_fields(fields)
     with transaction.atomic():
-        # Locked so a concurrent transition cannot finish the event between the check and the write.
         event = Event.objects.select_for_update().get(pk=event_id)
         if not can_edit(event):
             raise EditRefused(f"Event is {event.status}; finished events cannot be edited.")
+        check_change(event, fields)
         for name, value in fields.items():
             setattr(event, name, value)
         event.save(update_fields=[*fields, "updated_at"])
         if DATE_FIELDS & fields.keys():
             effects.reschedule_after_commit()
     return event
+
+
+def check_change(event: Event, fields: dict[str, Any]) -> None:
+    """Whether `fields` may be written to `event` as it is now (call with the row locked)."""
+    start = fields.get("start_date", event.start_date)
+    rules.check_dates(start, fields.get("end_date", event.end_date))
+    if "start_date" in fields and start != event.start_date:
+        rules.check_start(event, start, lifecycle.now())
+    if fields.get("capacity") is not None:
+        rules.check_capacity(fields["capacity"], event.participations.count())
 
 
 def delete_draft(event_id: int) -> None:

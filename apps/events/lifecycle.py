@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.events import effects
+from apps.events import effects, rules
 from apps.events.models import Event, EventStatusChange
 
 Status = Event.EventStatus
@@ -31,8 +31,11 @@ def now() -> datetime:
     return timezone.now()
 
 
-class InvalidTransition(ValidationError):
-    """A transition the state machine does not allow (409 in the API)."""
+class InvalidTransition(rules.Refused, ValidationError):  # type: ignore[misc]  # message is a str in both
+    """A transition the state machine does not allow (409 in the API).
+
+    A `rules.Refused` like every other refusal, and a ValidationError as CONTRACT §2 says.
+    """
 
     def __init__(self, event: Event, to_status: str, reason: str) -> None:
         self.event = event

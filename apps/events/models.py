@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -85,10 +84,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
-
-    def clean(self) -> None:
-        if self.end_date is not None and self.start_date and self.end_date <= self.start_date:
-            raise ValidationError({"end_date": "end_date must be after start_date."})
 
 
 class Participation(models.Model):

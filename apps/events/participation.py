@@ -1,4 +1,9 @@
-"""Joining and leaving events: idempotent, only while the event is open, within capacity."""
+"""Joining and leaving events: idempotent, only while the event is open, within capacity.
+
+Both are refused on an event that is not CONFIRMED/ONGOING, for everyone, including someone who
+joined before: a DRAFT is not open yet, and once an event is over (COMPLETED, CANCELLED,
+ARCHIVED) its participants are its record (reminders, follow-ups, retention), not a choice.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from apps.events import effects
+from apps.events import effects, rules
 from apps.events.models import Event, Participation
 
 
-class ParticipationRefused(Exception):
+class ParticipationRefused(rules.Refused):
     """Joining or leaving is not possible now (409 in the API)."""
 
 
@@ -19,11 +24,11 @@ def join(event_id: int, user: Any) -> Participation:
     with transaction.atomic():
         # Lock the event row so two last-seat joins cannot both pass the capacity check.
         event = Event.objects.select_for_update().get(pk=event_id)
+        if event.status not in Event.ACTIVE_STATUSES:
+            raise ParticipationRefused(f"Event is {event.status}; only open events can be joined.")
         existing = Participation.objects.filter(event=event, user=user).first()
         if existing is not None:
             return existing
-        if event.status not in Event.ACTIVE_STATUSES:
-            raise ParticipationRefused(f"Event is {event.status}; only open events can be joined.")
         if event.capacity is not None and event.participations.count() >= event.capacity:
             raise ParticipationRefused("Event is full.")
         if event.status == Event.EventStatus.CONFIRMED:

@@ -63,7 +63,12 @@ def status_message(change: Transition) -> dict[str, Any]:
 
 
 def is_public(change: Transition) -> bool:
-    """Anyone may see the event after this change (the rule of `selectors.can_see`)."""
+    """Anyone may see the event after this change (the rule of `selectors.can_see`).
+
+    DRAFT → CANCELLED is the cancellation of an event that was never confirmed, never public.
+    """
+    if change.from_status == Event.EventStatus.DRAFT:
+        return change.to_status == Event.EventStatus.CONFIRMED
     return change.to_status != Event.EventStatus.DRAFT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.events.models import Event, EventStatusChange, Participation
@@ -35,18 +35,47 @@ def discoverable() -> QuerySet[Event]:
     return Event.objects.filter(status__in=Event.ACTIVE_STATUSES).order_by("start_date", "id")
 
 
+def _cancelled_as_draft(event: Any) -> QuerySet[EventStatusChange]:
+    """The audit row of a DRAFT cancelled before it was ever confirmed.
+
+    DRAFT is left only by confirm or cancel and never re-entered, so this row exists exactly when
+    the event was never public. `lifecycle` writes it in the transition's own transaction; the
+    admin cannot delete audit rows. Read through statuschange_event_idx, one probe per event.
+    """
+    return EventStatusChange.objects.filter(
+        event=event, from_status=Status.DRAFT, to_status=Status.CANCELLED
+    )
+
+
 def visible_to(user: Any) -> QuerySet[Event]:
-    """Events reachable by direct URL: every status except someone else's DRAFT."""
-    visible = ~Q(status=Status.DRAFT)
-    if user is not None and user.is_authenticated:
+    """Events reachable by direct URL: every status except someone else's DRAFT, and someone
+    else's DRAFT that was cancelled without ever being confirmed (it was never public)."""
+    visible = ~Q(status=Status.DRAFT) & ~Q(
+        Q(status=Status.CANCELLED) & Exists(_cancelled_as_draft(OuterRef("pk")))
+    )
+    if _is_user(user):
         visible |= Q(organizer=user)
     return Event.objects.filter(visible)
 
 
 def can_see(user: Any, event: Event) -> bool:
-    if event.status != Status.DRAFT:
+    """The rule of `visible_to` for one loaded event."""
+    if _is_user(user) and event.organizer_id == user.pk:
         return True
-    return bool(user is not None and user.is_authenticated and event.organizer_id == user.pk)
+    if event.status == Status.DRAFT:
+        return False
+    if event.status == Status.CANCELLED:
+        return not _cancelled_as_draft(event).exists()
+    return True
+
+
+def may_see_actors(user: Any, event: Event) -> bool:
+    """Who made each change (a person's username) is shown to the organizer and staff only."""
+    return _is_user(user) and (user.is_staff or event.organizer_id == user.pk)
+
+
+def _is_user(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated)
 
 
 def mine(

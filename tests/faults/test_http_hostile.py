@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -242,4 +243,131 @@ def test_ten_thousand_hostile_requests_get_4xx_and_change_nothing(settings: Any)
         data_changed=before != after,
     )
     assert unexpected == [], "\n".join(map(str, unexpected))
+    assert before == after
+
+
+# --- the classes found by probing from outside (issue 14) ----------------------------------------
+
+DEEP_BODIES = [b"[" * 100_000, b'{"a":' * 50_000, b"[" * 3_000 + b"]" * 3_000]
+# Each one invalid (capacity 0) whatever charset it is read in, so nothing may change.
+INVALID = '{"title": "x", "capacity": 0}'
+BAD_ENCODINGS = [
+    b'{"title": "\xff\xfe\xfd", "capacity": 0}',
+    INVALID.encode("utf-16"),
+    INVALID.encode("utf-32"),
+    b"\xef\xbb\xbf" + INVALID.encode(),
+    b'{"title": "\xed\xa0\x80", "capacity": 0}',  # a UTF-8-encoded surrogate
+    b"\x00\x00\x00{",
+]
+BODY_CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-16",
+    "application/json; charset=no-such-charset",
+    "application/json; charset=latin-1",
+]
+NUL_VALUES = ["%00", "a%00b", "%00%00%00", "1%00", "CONFIRMED%00"]
+PAGE_PATHS = ["/", "/events/mine/", "/events/new/", "/accounts/login/", "/accounts/signup/"]
+PAGE_PARAMS = ["q", "page", "completed", "next", "x"]
+HEADERS = [
+    "HTTP_AUTHORIZATION",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_USER_AGENT",
+    "HTTP_REFERER",
+    "HTTP_X_CSRFTOKEN",
+]
+
+
+def new_class_requests(
+    ids: dict[str, list[int]],
+) -> Iterator[tuple[str, str, str, Any, dict[str, str]]]:
+    """(client, method, path, body, extra WSGI environ) for each new class of hostile input."""
+    targets = ids["organizer"]
+    for body in DEEP_BODIES + BAD_ENCODINGS:
+        for content_type in BODY_CONTENT_TYPES:
+            extra = {"CONTENT_TYPE": content_type}
+            yield "owner", "post", "/api/events/", body, extra
+            yield "owner", "patch", f"/api/events/{targets[0]}/", body, extra
+            yield "anon", "post", "/api/auth/register/", body, extra
+            yield "anon", "post", "/api/auth/token/", body, extra
+    for value in NUL_VALUES:
+        for path in PAGE_PATHS:
+            for param in PAGE_PARAMS:
+                yield "page", "get", f"{path}?{param}={value}", None, {}
+        for param in QUERY_PARAMS:
+            yield "anon", "get", f"/api/events/?{param}={value}", None, {}
+            yield "owner", "get", f"/api/events/mine/?{param}={value}&status={value}", None, {}
+        for header in HEADERS:
+            raw = value.replace("%00", "\x00")
+            yield "anon", "get", "/api/events/", None, {header: raw}
+            yield "page", "get", "/", None, {header: f"Token {raw}"}
+            # The owner's own token would replace a hostile Authorization header.
+            who = "anon" if header == "HTTP_AUTHORIZATION" else "owner"
+            yield who, "post", f"/api/events/{targets[1]}/cancel/", None, {header: raw}
+        cookie = value.replace("%00", "\x00")
+        yield "anon", "get", "/api/events/", None, {"HTTP_COOKIE": f"sessionid={cookie}"}
+        yield "page", "get", "/events/mine/", None, {"HTTP_COOKIE": f"csrftoken={cookie}; x=1"}
+    for query in [
+        "status=CONFIRMED&status=COMPLETED",
+        "status=DRAFT&status=ONGOING",
+        "status=&status=&status=",
+        "q=a&q=b&q=%00",
+        "starts_after=yesterday&starts_after=2026-01-01T00:00Z",
+        "page_size=1&page_size=abc",
+        "cursor=a&cursor=b",
+        "&".join(["status=CONFIRMED"] * 500),
+    ]:
+        yield "anon", "get", f"/api/events/?{query}", None, {}
+        yield "owner", "get", f"/api/events/mine/?{query}&role=boss&role=organizer", None, {}
+        yield "page", "get", f"/?{query}", None, {}
+
+
+def test_new_hostile_classes_get_4xx_and_change_nothing() -> None:
+    """Deep nesting, wrong encodings, NUL bytes in page queries, headers and cookies, repeated
+    keys: never a 5xx, nothing changed, and every API refusal in JSON."""
+    organizer = UserFactory.create(username="organizer")
+    now = timezone.now()
+    events = [
+        EventFactory.create(organizer=organizer, status=s, start_date=now + timedelta(days=1))
+        for s in (Status.DRAFT, Status.CONFIRMED)
+    ]
+    ids = {"organizer": [e.pk for e in events]}
+    owner = APIClient(raise_request_exception=False)
+    owner.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=organizer).key}")
+    page = Client(raise_request_exception=False)
+    page.force_login(UserFactory.create(username="visitor"))
+    clients: dict[str, Any] = {
+        "owner": owner,
+        "anon": APIClient(raise_request_exception=False),
+        "page": page,
+    }
+    before = snapshot()
+
+    statuses: Counter[int] = Counter()
+    unexpected: list[tuple[str, str, str, int]] = []
+    total = 0
+    for who, method, path, body, extra in new_class_requests(ids):
+        total += 1
+        client = clients[who]
+        if body is None:
+            response = getattr(client, method)(path, **extra)
+        else:
+            headers = {k: v for k, v in extra.items() if k != "CONTENT_TYPE"}
+            response = client.generic(method.upper(), path, body, extra["CONTENT_TYPE"], **headers)
+        statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            unexpected.append((who, method.upper(), path[:80], response.status_code))
+        if path.startswith("/api/") and response.status_code >= 400:
+            assert response["Content-Type"].startswith("application/json"), (method, path[:80])
+    after = snapshot()
+
+    report(
+        "HTTP hostile inputs, new classes",
+        requests=total,
+        server_errors=sum(n for s, n in statuses.items() if s >= 500),
+        statuses=dict(sorted(statuses.items())),
+        data_changed=before != after,
+    )
+    assert unexpected == [], "\n".join(map(str, unexpected))
+    assert statuses[400] > 0
     assert before == after

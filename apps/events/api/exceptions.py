@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.events import rules
+
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
 
@@ -23,7 +25,17 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+def refusal(exc: Exception) -> exceptions.APIException | None:
+    """The domain's refusals, mapped once: a value at fault is a 400 naming it, else a 409."""
+    if isinstance(exc, rules.InvalidValue) and exc.field:
+        return exceptions.ValidationError({exc.field: [exc.message]})
+    if isinstance(exc, rules.Refused):  # lifecycle.InvalidTransition included
+        return Conflict(exc.message)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = refusal(exc) or exc
     if isinstance(exc, DjangoValidationError):
         detail: dict[str, Any] = {"detail": " ".join(exc.messages)}
         if hasattr(exc, "error_dict"):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import django_filters
 from django import forms
-from django_filters.fields import IsoDateTimeField
+from django_filters.fields import BaseCSVField, IsoDateTimeField
+from django_filters.widgets import BaseCSVWidget
 
 from apps.events.models import Event
 
@@ -33,8 +36,34 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+def split_list(values: Iterable[str]) -> list[str]:
+    """A list parameter's values, sent repeated (`?status=A&status=B`, what OpenAPI clients send
+    for an exploded array) or comma-separated (`?status=A,B`), or both."""
+    return [part for value in values if value for part in value.split(",")]
+
+
+def query_list(data: Mapping[str, Any], name: str) -> list[str] | None:
+    """Every value of `name` in a query (a QueryDict), or None when it is absent."""
+    if name not in data:
+        return None
+    getlist = getattr(data, "getlist", None)
+    values = getlist(name) if getlist else [data[name]]
+    return split_list(values)
+
+
+class ListWidget(BaseCSVWidget):
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str] | None:
+        return query_list(data, name)
+
+
+class ListField(BaseCSVField):
+    base_widget_class = ListWidget
+
+
 class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
-    """A comma-separated list of statuses, each one checked against the choices."""
+    """A list of statuses (repeated or comma-separated), each checked against the choices."""
+
+    base_field_class = ListField
 
 
 class DiscoveryFilter(django_filters.FilterSet):
@@ -54,7 +83,8 @@ class DiscoveryFilter(django_filters.FilterSet):
     status = StatusInFilter(
         field_name="status",
         choices=ACTIVE_CHOICES,
-        help_text="Comma-separated; discovery holds CONFIRMED and ONGOING events only.",
+        help_text="Repeat the key or separate with commas; discovery holds CONFIRMED and ONGOING "
+        "events only.",
     )
 
     class Meta:

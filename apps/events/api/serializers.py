@@ -19,10 +19,6 @@ from apps.events.models import Event, EventStatusChange
 
 User = get_user_model()
 
-# Events happen in this world: dates outside it are typos, and far-past London times carry a
-# local-mean-time offset with seconds that is not valid ISO 8601 output.
-EARLIEST_YEAR = 1970
-LATEST_YEAR = 2999
 MAX_CAPACITY = 2**31 - 1
 MAX_DESCRIPTION = 10_000
 
@@ -115,13 +111,6 @@ def _iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _in_range(value: datetime) -> None:
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise serializers.ValidationError(
-            f"Must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
-        )
-
-
 class TextField(serializers.CharField):
     """A string and nothing else: DRF's CharField would quietly turn 5 into "5"."""
 
@@ -136,7 +125,8 @@ class TextField(serializers.CharField):
 class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     """What an organizer may set: creating (POST) or editing (PATCH) an event.
 
-    Naive datetimes are read in the project's zone, Europe/London.
+    Naive datetimes are read in the project's zone, Europe/London. The rules that span fields
+    or depend on the event's state (dates, capacity, status) are `editing`'s, under the row lock.
     """
 
     field_messages = {
@@ -146,28 +136,13 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     title = TextField(max_length=200)
     description = TextField(max_length=MAX_DESCRIPTION, allow_blank=True, required=False)
     venue = TextField(max_length=200, allow_blank=True, required=False)
-    start_date = serializers.DateTimeField(validators=[_in_range])
+    start_date = serializers.DateTimeField()
     end_date = serializers.DateTimeField(
-        allow_null=True, required=False, validators=[_in_range], help_text="After start_date."
+        allow_null=True, required=False, help_text="After start_date."
     )
     capacity = serializers.IntegerField(
         min_value=1, max_value=MAX_CAPACITY, allow_null=True, required=False
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        event: Event | None = self.instance
-        start = attrs.get("start_date", event.start_date if event else None)
-        end = attrs.get("end_date", event.end_date if event else None)
-        if start is not None and end is not None and end <= start:
-            raise serializers.ValidationError({"end_date": ["Must be after start_date."]})
-        capacity = attrs.get("capacity")
-        if event is not None and capacity is not None:
-            taken = event.participations.count()
-            if capacity < taken:
-                raise serializers.ValidationError(
-                    {"capacity": [f"{taken} people have already joined."]}
-                )
-        return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Event:
         return editing.create_event(self.context["request"].user, **validated_data)
@@ -177,9 +152,16 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
-    """One transition of the event: who (null for the system), when, from where."""
+    """One transition of the event: who (null for the system; shown only to the event's organizer
+    and staff, null for anyone else), when, from where."""
 
     actor = UserRefSerializer(read_only=True, allow_null=True)
+
+    def to_representation(self, instance: EventStatusChange) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if not self.context.get("show_actors"):
+            data["actor"] = None
+        return data
 
     class Meta:
         model = EventStatusChange

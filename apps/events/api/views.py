@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from apps.events import editing, lifecycle, participation, selectors
 from apps.events.api.exceptions import Conflict
-from apps.events.api.filters import DiscoveryFilter
+from apps.events.api.filters import DiscoveryFilter, query_list
 from apps.events.api.pagination import EventCursorPagination
 from apps.events.api.permissions import IsOrganizer
 from apps.events.api.schema import VALIDATION_ERROR_REF
@@ -34,42 +34,64 @@ Status = Event.EventStatus
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error responses of an operation; a bad token (401) and throttling (429) apply to all."""
+    """The error responses of an operation. A header or parameter the server cannot read (400,
+    core.errors), a bad token (401), a session request without its CSRF token (403) and
+    throttling (429) apply to all."""
     described = {
         400: OpenApiResponse(VALIDATION_ERROR_REF, description="Invalid input."),
         401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
-        403: OpenApiResponse(ErrorSerializer, description="Not the organizer."),
+        403: OpenApiResponse(
+            ErrorSerializer, description="Not the organizer, or a session without its CSRF token."
+        ),
         404: OpenApiResponse(ErrorSerializer, description="No such event visible to you."),
         409: OpenApiResponse(ErrorSerializer, description="The event's status does not allow it."),
         415: OpenApiResponse(ErrorSerializer, description="Body is not JSON."),
         429: OpenApiResponse(ErrorSerializer, description="Too many requests."),
     }
-    return {code: described[code] for code in sorted({*codes, 401, 429})}
+    return {code: described[code] for code in sorted({*codes, 400, 401, 403, 429})}
 
 
-class MineQuerySerializer(serializers.Serializer):
-    include_completed = serializers.BooleanField(default=True)
-    status = serializers.CharField(required=False, max_length=200)
-    role = serializers.ChoiceField(choices=["organizer", "participant"], required=False)
+class StatusListField(serializers.Field):
+    """`?status=` repeated or comma-separated (filters.split_list), each a known status."""
 
-    def validate_status(self, value: str) -> list[str]:
-        statuses = [part.strip() for part in value.split(",") if part.strip()]
+    def get_value(self, dictionary: Any) -> Any:
+        values = query_list(dictionary, str(self.field_name))
+        return serializers.empty if values is None else values
+
+    def to_internal_value(self, data: list[str]) -> list[str]:
+        statuses = [part.strip() for part in data if part.strip()]
         unknown = [part for part in statuses if part not in Status.values]
         if unknown:
             raise serializers.ValidationError(f"Unknown status: {', '.join(unknown)}.")
         return statuses
 
 
+class MineQuerySerializer(serializers.Serializer):
+    include_completed = serializers.BooleanField(default=True)
+    status = StatusListField(required=False)
+    role = serializers.ChoiceField(choices=["organizer", "participant"], required=False)
+
+
+def status_parameter(statuses: list[str], description: str) -> OpenApiParameter:
+    """A list of statuses as an exploded form array (`?status=A&status=B`); `A,B` works too."""
+    return OpenApiParameter(
+        "status",
+        {"type": "array", "items": {"type": "string", "enum": statuses}},
+        style="form",
+        explode=True,
+        description=f"Repeat the key for each status (commas also work). {description}",
+    )
+
+
 MINE_PARAMETERS = [
     OpenApiParameter("include_completed", bool, description="Default true."),
-    OpenApiParameter(
-        "status",
-        {"type": "array", "items": {"type": "string", "enum": Status.values}},
-        style="form",
-        explode=False,
-        description="Comma-separated; ARCHIVED events appear only when asked for here.",
-    ),
+    status_parameter(Status.values, "ARCHIVED events appear only when asked for here."),
     OpenApiParameter("role", str, enum=["organizer", "participant"]),
+]
+DISCOVERY_PARAMETERS = [
+    status_parameter(
+        [str(s) for s in Event.ACTIVE_STATUSES], "Discovery holds CONFIRMED and ONGOING only."
+    )
 ]
 
 TRANSITION_RESPONSES = {200: EventSerializer, **errors(403, 404, 409)}
@@ -122,7 +144,9 @@ class EventViewSet(
         return EventSerializer(event, context=self.get_serializer_context()).data
 
     @extend_schema(
-        summary="Discover events", responses={200: EventSerializer(many=True), **errors(400, 404)}
+        summary="Discover events",
+        parameters=DISCOVERY_PARAMETERS,
+        responses={200: EventSerializer(many=True), **errors(400, 404)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -148,7 +172,10 @@ class EventViewSet(
 
     @extend_schema(
         summary="Edit an event",
-        description="`status` is not writable (400). Finished events cannot be edited (409).",
+        description=(
+            "`status` is not writable (400). Finished events cannot be edited, and an ONGOING "
+            "event's start cannot move into the future (409)."
+        ),
         request=EventWriteSerializer,
         responses={200: EventSerializer, **errors(400, 403, 404, 409, 415)},
     )
@@ -160,10 +187,7 @@ class EventViewSet(
             event, data=request.data, partial=True, context={"request": request}
         )
         serializer.is_valid(raise_exception=True)
-        try:
-            serializer.save()
-        except editing.EditRefused as exc:
-            raise Conflict(str(exc)) from exc
+        serializer.save()
         return Response(self.fresh(event.pk))
 
     @extend_schema(
@@ -174,8 +198,6 @@ class EventViewSet(
         event = self.get_object()
         try:
             editing.delete_draft(event.pk)
-        except editing.EditRefused as exc:
-            raise Conflict(str(exc)) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -204,8 +226,6 @@ class EventViewSet(
         event = self.get_object()
         try:
             move(event.pk, actor=self.request.user, source=EventStatusChange.Source.API)
-        except lifecycle.InvalidTransition as exc:
-            raise Conflict(exc.messages[0]) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self.fresh(event.pk))
@@ -240,21 +260,23 @@ class EventViewSet(
         event = self.get_object()
         try:
             change(event.pk, self.request.user)
-        except participation.ParticipationRefused as exc:
-            raise Conflict(str(exc)) from exc
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self.fresh(event.pk))
 
     @extend_schema(
         summary="Status history, oldest first",
+        description="`actor` is shown to the event's organizer and staff only, else null.",
         responses={200: StatusChangeSerializer(many=True), **errors(404)},
     )
     @action(detail=True, pagination_class=None, filter_backends=[])
     def history(self, request: Request, pk: str) -> Response:
         event = self.get_object()
         changes = selectors.history(event)
-        return Response(StatusChangeSerializer(changes, many=True).data)
+        show_actors = selectors.may_see_actors(request.user, event)
+        return Response(
+            StatusChangeSerializer(changes, many=True, context={"show_actors": show_actors}).data
+        )
 
 
 class RegisterView(generics.GenericAPIView):

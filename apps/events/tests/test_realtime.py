@@ -104,9 +104,11 @@ def test_many_public_changes_are_batched_in_chunks() -> None:
     assert [c["event_id"] for b in batches for c in b["changes"]] == list(range(1, 1201))
 
 
-def test_no_transition_leads_to_a_draft_so_every_change_is_public() -> None:
-    # The public stream filters on the status after the change, like selectors.can_see.
-    assert realtime.is_public(change(1, Status.DRAFT, Status.CANCELLED))
+def test_changes_of_events_that_were_never_public_stay_off_the_public_stream() -> None:
+    # Like selectors.can_see: a DRAFT, and a DRAFT cancelled before it was ever confirmed.
+    assert realtime.is_public(change(1, Status.DRAFT, Status.CONFIRMED))
+    assert realtime.is_public(change(1, Status.CONFIRMED, Status.CANCELLED))
+    assert not realtime.is_public(change(1, Status.DRAFT, Status.CANCELLED))
     assert not realtime.is_public(change(1, Status.DRAFT, Status.DRAFT))
     assert realtime.public_messages([change(1, Status.DRAFT, Status.DRAFT)]) == []
 

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 
-from apps.events import editing
+from apps.events import editing, rules
 from apps.events.models import Event
 
 
@@ -54,18 +54,15 @@ class EventForm(forms.ModelForm):
         fields = editing.EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
-    def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean() or {}
-        start, end = cleaned.get("start_date"), cleaned.get("end_date")
-        if start and end and end <= start:
-            self.add_error("end_date", "The end must be after the start.")
-        return cleaned
-
     def _post_clean(self) -> None:
-        # Once a field is wrong, the model's checks would run on half-updated values and repeat
-        # the error in their own words (e.g. "Constraint event_end_after_start is violated").
-        if not self.errors:
-            super()._post_clean()  # type: ignore[misc]
+        # The rules across fields (dates, capacity, status) are `editing`'s, checked under the
+        # row lock when the view writes; the model's checks would only repeat them in other words
+        # (e.g. "Constraint event_end_after_start is violated").
+        pass
+
+    def add_refusal(self, refused: rules.Refused) -> None:
+        """Show a refusal of the domain on the field it is about, else above the form."""
+        self.add_error(refused.field if refused.field in self.fields else None, refused.message)
 
 
 class SignupForm(UserCreationForm):

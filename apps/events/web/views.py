@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.events import editing, lifecycle, participation, selectors
+from apps.events import editing, lifecycle, participation, rules, selectors
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.web.forms import EventForm, SignupForm
 
@@ -66,7 +66,8 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": _organizer_actions(event, at) if is_organizer else [],
         "confirm_first": CONFIRM_FIRST,
         "can_delete": is_organizer and event.status == Status.DRAFT,
-        "history": EventStatusChange.objects.filter(event=event).order_by("at", "id"),
+        "history": selectors.history(event),
+        "show_actors": selectors.may_see_actors(user, event),
     }
     context["organizer_tools"] = is_organizer and bool(
         context["can_edit"] or context["actions"] or context["can_delete"] or context["history"]
@@ -112,8 +113,8 @@ def event_join(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
         participation.join(event.pk, request.user)
-    except participation.ParticipationRefused as refused:
-        messages.error(request, f"Could not join: {refused}")
+    except rules.Refused as refused:
+        messages.error(request, f"Could not join: {refused.message}")
     else:
         messages.success(request, "You are in. See you there!")
     return redirect("events:detail", pk=event.pk)
@@ -125,8 +126,8 @@ def event_leave(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
         left = participation.leave(event.pk, request.user)
-    except participation.ParticipationRefused as refused:
-        messages.error(request, f"Could not leave: {refused}")
+    except rules.Refused as refused:
+        messages.error(request, f"Could not leave: {refused.message}")
     else:
         messages.success(request, "You left the event." if left else "You had not joined it.")
     return redirect("events:detail", pk=event.pk)
@@ -144,7 +145,7 @@ def event_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         editing.delete_draft(event.pk)
     except editing.EditRefused as refused:
-        messages.error(request, f"Could not delete the event: {refused}")
+        messages.error(request, f"Could not delete the event: {refused.message}")
         return redirect("events:detail", pk=event.pk)
     messages.success(request, f"Draft “{event.title}” deleted.")
     return redirect("events:mine")
@@ -166,9 +167,13 @@ def my_events(request: HttpRequest) -> HttpResponse:
 def event_create(request: HttpRequest) -> HttpResponse:
     form = EventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        event = editing.create_event(request.user, **form.cleaned_data)
-        messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
-        return redirect("events:detail", pk=event.pk)
+        try:
+            event = editing.create_event(request.user, **form.cleaned_data)
+        except rules.Refused as refused:
+            form.add_refusal(refused)
+        else:
+            messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
+            return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": None})
 
 
@@ -184,11 +189,14 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             editing.update_event(event.pk, **form.cleaned_data)
-        except editing.EditRefused as refused:
-            messages.error(request, str(refused))
+        except editing.EditRefused as refused:  # finished meanwhile: nothing left to edit
+            messages.error(request, refused.message)
+            return redirect("events:detail", pk=event.pk)
+        except rules.Refused as refused:
+            form.add_refusal(refused)
         else:
             messages.success(request, "Event saved.")
-        return redirect("events:detail", pk=event.pk)
+            return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": event})
 
 
