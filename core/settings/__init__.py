@@ -126,6 +126,11 @@ CHANNEL_LAYERS = {
     }
 }
 
+# Inbound WebSocket frames per socket (CONTRACT §5): a client over either limit is closed (4008).
+# Clients need not send anything; the bucket allows a burst of one second's worth.
+WS_MAX_FRAMES_PER_SECOND = env.float("WS_MAX_FRAMES_PER_SECOND", default=10)
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=4096)
+
 # --- Celery (the seed's Configuration Reference, plus what makes acks_late safe) ---
 CELERY_BROKER_URL = verified_tls(env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1)))
 CELERY_RESULT_BACKEND = verified_tls(env.str("CELERY_RESULT_BACKEND", default="django-db"))
