@@ -271,12 +271,13 @@ if SENTRY_DSN:
         integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=False)],
     )
 
-# --- Logging: one line per task run; JSON when LOG_FORMAT=json ---
+# --- Logging: one line per task run; JSON when LOG_FORMAT=json; URL passwords masked ---
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_credentials": {"()": "core.redact.RedactCredentials"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
@@ -285,7 +286,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_credentials"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
