@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "django_celery_results",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -225,6 +228,10 @@ SPECTACULAR_SETTINGS = {
         "ChangeSourceEnum": "apps.events.models.EventStatusChange.Source",
     },
     "SCHEMA_PATH_PREFIX": "/api/",
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package, not a CDN: docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.events.api.schema.strict_request_bodies",
@@ -251,6 +258,27 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
 )
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=DJANGO_SECURE)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Content-Security-Policy (django-csp 4): our own files only, no inline script anywhere ---
+# The live badge is a static file (events/live.js); 'self' also covers this host's ws:/wss:.
+# Only /api/redoc/ loosens it (inline styles, a blob: worker): apps/events/api/urls.py.
+# The one inline script we allow, by its hash: django-celery-beat 2.9's periodic-task form
+# (crontab help). A new version changes it; test_browser.py then reports the new hash.
+CELERY_BEAT_FORM_SCRIPT = "'sha256-QE3U2xYF7B4J2ro1/9oxiKhaWCGW39gB7ocQ/xlD0bE='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, CELERY_BEAT_FORM_SCRIPT],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Error tracking: Sentry when SENTRY_DSN is set (web, worker and beat all load settings) ---
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
