@@ -20,3 +20,6 @@ from celery.signals import setup_logging  # noqa: E402
 from core.logs import configure_celery_logging  # noqa: E402
 
 setup_logging.connect(configure_celery_logging, weak=False)
+
+# `inspect conf` with the passwords in every URL masked (replaces Celery's command by name).
+import core.control  # noqa: E402, F401

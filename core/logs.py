@@ -24,6 +24,7 @@ def configure_celery_logging(
             "class": "logging.handlers.WatchedFileHandler",
             "filename": logfile,
             "formatter": settings.LOG_FORMAT,
+            "filters": ["redact_credentials"],
         }
         config["root"]["handlers"] = ["logfile"]
     if loglevel:

@@ -3,6 +3,9 @@
 `ws/events/` streams the status changes of public events; `ws/events/{id}/` those of one event,
 and is closed with code 4404 when the user may not see it (unknown id, someone else's DRAFT).
 Delivery is at most once: a client that reconnects re-fetches the event over HTTP.
+
+The stream is one-way: client frames are never parsed, so no frame (text, binary, not JSON) can
+crash a consumer; their rate and size are limited in front of the consumers (core.socket_limits).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.events import realtime, selectors
 from apps.events.models import Event
@@ -18,22 +21,34 @@ from apps.events.models import Event
 NOT_FOUND = 4404
 
 
-class StatusForwardingConsumer(AsyncJsonWebsocketConsumer):
+class StatusForwardingConsumer(AsyncWebsocketConsumer):
     """Forwards the group's `event.status` and `event.status.batch` messages to the client."""
 
-    group: str
+    group: str | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Whatever ends the socket (a disconnect, a handler that raised, a cancelled task), the
+        # channel leaves its group: a stale member would be sent every push for group_expiry.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.leave()
 
     async def join(self, group: str) -> None:
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def leave(self) -> None:
+        group, self.group = self.group, None
+        if group:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """The stream is one-way; what the client says is ignored."""
+    async def disconnect(self, code: int) -> None:
+        await self.leave()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """What the client says is ignored, unread."""
 
     async def event_status(self, message: dict[str, Any]) -> None:
         # Serialised once by the publisher, not once per socket (realtime.channel_message).

@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "django_celery_results",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -135,6 +138,11 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [CHANNEL_LAYER_URL]},
     }
 }
+
+# Inbound WebSocket frames per socket (CONTRACT §5): a client over either limit is closed (4008).
+# Clients need not send anything; the bucket allows a burst of one second's worth.
+WS_MAX_FRAMES_PER_SECOND = env.float("WS_MAX_FRAMES_PER_SECOND", default=10)
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=4096)
 
 # --- Celery (the seed's Configuration Reference, plus what makes acks_late safe) ---
 CELERY_BROKER_URL = verified_tls(env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1)))
@@ -230,6 +238,10 @@ SPECTACULAR_SETTINGS = {
         "ChangeSourceEnum": "apps.events.models.EventStatusChange.Source",
     },
     "SCHEMA_PATH_PREFIX": "/api/",
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package, not a CDN: docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.events.api.schema.strict_request_bodies",
@@ -258,6 +270,27 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=DJANGO_SECURE)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Content-Security-Policy (django-csp 4): our own files only, no inline script anywhere ---
+# The live badge is a static file (events/live.js); 'self' also covers this host's ws:/wss:.
+# Only /api/redoc/ loosens it (inline styles, a blob: worker): apps/events/api/urls.py.
+# The one inline script we allow, by its hash: django-celery-beat 2.9's periodic-task form
+# (crontab help). A new version changes it; test_browser.py then reports the new hash.
+CELERY_BEAT_FORM_SCRIPT = "'sha256-QE3U2xYF7B4J2ro1/9oxiKhaWCGW39gB7ocQ/xlD0bE='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, CELERY_BEAT_FORM_SCRIPT],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Error tracking: Sentry when SENTRY_DSN is set (web, worker and beat all load settings) ---
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
@@ -277,12 +310,13 @@ if SENTRY_DSN:
         integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=False)],
     )
 
-# --- Logging: one line per task run; JSON when LOG_FORMAT=json ---
+# --- Logging: one line per task run; JSON when LOG_FORMAT=json; URL passwords masked ---
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_credentials": {"()": "core.redact.RedactCredentials"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
@@ -291,7 +325,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_credentials"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

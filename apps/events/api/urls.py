@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import SimpleRouter
 
 from apps.events.api.exceptions import not_found
@@ -12,12 +18,24 @@ from apps.events.api.views import EventViewSet, RegisterView, TokenView
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
 
+# Swagger UI and ReDoc come from drf-spectacular-sidecar (static files), so they work offline.
+# The split view serves Swagger's start-up script as a file: no inline script under the CSP.
+swagger_ui = SpectacularSwaggerSplitView.as_view(
+    url_name="api-schema", template_name="api/swagger_ui.html"
+)
+# ReDoc styles itself with injected <style> elements and parses in a blob: worker: only its
+# page allows those; scripts stay 'self' only.
+redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
+    SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")
+)
+
 urlpatterns = [
     path("auth/register/", RegisterView.as_view(), name="api-register"),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", swagger_ui, name="api-docs"),
+    path("redoc/", redoc, name="api-redoc"),
     # Unknown /api/.../ URLs get a JSON 404; slash-less ones still get Django's APPEND_SLASH.
     re_path(r"^(?:[\s\S]*/)?$", not_found),
 ]

@@ -314,3 +314,83 @@ def test_the_badge_catches_up_after_the_server_restarts(server: Server, browser:
     assert page.is_visible('[data-live-state="connected"]')
     assert still_same_page(page)
     assert Status.CANCELLED not in pushed_statuses(sent, event.pk), sent
+
+
+# --- the Content-Security-Policy in a real browser (issue 14) and the offline API docs (issue 13) -
+
+
+def watch_csp(page: Any) -> list[str]:
+    """Every CSP violation the page reports, and every uncaught error, as console text."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: problems.append(f"{page.url}: {message.text}")
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
+        else None,
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    return problems
+
+
+def offline(page: Any) -> list[str]:
+    """Abort every request that is not for this machine; return the URLs that were tried."""
+    tried: list[str] = []
+
+    def route(route: Any) -> None:
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+            route.continue_()
+        else:
+            tried.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return tried
+
+
+def test_the_pages_and_the_admin_work_under_the_content_security_policy(
+    server: Server, browser: Any
+) -> None:
+    some_public_events()
+    event = Event.objects.get(title="Jazz on the river")
+    UserFactory.create(username="opsadmin", is_staff=True, is_superuser=True)
+    page = new_page(browser, server)
+    problems = watch_csp(page)
+
+    response = page.goto("/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.click("a:text('Jazz on the river')")
+    page.wait_for_selector('[data-live-state="connected"]')  # live.js ran, the socket opened
+    lifecycle.cancel(event.pk)
+    wait_for_status(page, Status.CANCELLED)
+
+    page.goto("/admin/")
+    page.fill("#id_username", "opsadmin")
+    page.fill("#id_password", "correct horse battery staple")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    page.goto(f"/admin/events/event/{event.pk}/change/")
+    page.wait_for_selector("#event_form")
+    page.goto("/admin/events/event/")
+    page.wait_for_selector("#result_list")
+    page.goto("/admin/django_celery_beat/periodictask/add/")
+    page.wait_for_selector("#periodictask_form")
+    page.select_option("#id_crontab", index=0)  # its inline script runs (allowed by its hash)
+    assert problems == []
+
+
+def test_the_api_docs_render_offline_under_the_policy(server: Server, browser: Any) -> None:
+    page = new_page(browser, server)
+    tried = offline(page)
+    problems = watch_csp(page)
+
+    page.goto("/api/docs/")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 10
+    shoot(page, "api-docs")
+
+    page.goto("/api/redoc/")
+    page.wait_for_selector("text=Eventide API")
+    page.wait_for_selector("[data-section-id]")
+    # ReDoc's "API docs by Redocly" badge is an image on their CDN; the policy refuses it.
+    problems = [p for p in problems if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in p]
+    assert tried == [] and problems == []

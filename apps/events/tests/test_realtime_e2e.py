@@ -8,13 +8,20 @@ client is the `websockets` library. Manual transitions are made in this process 
 from __future__ import annotations
 
 import json
+import socket
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+import redis
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.test import Client
@@ -22,10 +29,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from apps.events import lifecycle
+from apps.events import lifecycle, realtime
 from apps.events.models import Event
 from apps.events.tasks import mark_ended_events_as_completed
 from apps.events.tests.factories import EventFactory, UserFactory
+from core.socket_limits import POLICY_VIOLATION
 from tests.support import processes
 
 Status = Event.EventStatus
@@ -35,8 +43,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 class Server:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, proc: processes.ManagedProcess) -> None:
         self.port = port
+        self.proc = proc
         self.origin = f"http://127.0.0.1:{port}"
 
     def connect(
@@ -66,7 +75,7 @@ def serve(start: Any) -> Iterator[Server]:
         return processes.port_open(port)
 
     processes.wait_for(listening, timeout=60)
-    yield Server(port)
+    yield Server(port, proc)
     proc.stop()
 
 
@@ -200,3 +209,142 @@ def test_latency_from_commit_to_message(daphne_server) -> None:
         f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
     )
     assert p95 < ARRIVAL_LIMIT
+
+
+# --- what clients send (CONTRACT §5): never a crash, never a stale group member -----------------
+
+
+def public_members() -> int:
+    """How many channels the public group holds, read from channels_redis' sorted set in Redis."""
+    client = redis.Redis.from_url(settings.CHANNEL_LAYER_URL)
+    try:
+        return int(client.zcard(get_channel_layer()._group_key(realtime.PUBLIC_GROUP)))
+    finally:
+        client.close()
+
+
+def test_an_unknown_path_is_refused_at_the_handshake(daphne_server) -> None:
+    for path in ["/ws/abc/", "/ws/events/abc/", "/nowhere"]:
+        with pytest.raises(InvalidStatus) as refused:
+            daphne_server.connect(path)
+        assert refused.value.response.status_code == 403, path
+
+
+def test_junk_frames_are_ignored_and_a_dropped_socket_leaves_its_group(daphne_server) -> None:
+    event = EventFactory.create(status=Status.DRAFT)
+    before = public_members()
+    ws = daphne_server.connect("/ws/events/")
+    processes.wait_for(lambda: public_members() == before + 1, timeout=10)
+    ws.send("this is not JSON {")
+    ws.send(b"\x00\xff binary")
+    lifecycle.confirm(event.pk, actor=event.organizer)
+    assert receive(ws)["event_id"] == event.pk  # still open, still served
+
+    ws.socket.shutdown(socket.SHUT_RDWR)  # the network goes away: no close frame
+    ws.socket.close()
+    processes.wait_for(lambda: public_members() == before, timeout=20)
+
+
+def test_a_socket_closed_for_flooding_leaves_its_group(daphne_server) -> None:
+    before = public_members()
+    with daphne_server.connect("/ws/events/") as ws, pytest.raises(ConnectionClosed) as closed:
+        for _ in range(10_000):
+            ws.send("{}")
+        ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == POLICY_VIOLATION
+    processes.wait_for(lambda: public_members() == before, timeout=20)
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+FLOOD_SECONDS = 10
+
+
+def test_one_flooding_client_is_closed_and_does_not_stall_the_others(daphne_server, caplog) -> None:
+    """The issue's flood: one client floods small frames for 10 s (reconnecting when closed)
+    while another measures HTTP latency and push delay. Asserts correctness only; the figures
+    are printed (`-s`)."""
+    assert daphne_server.proc.proc is not None
+    pid = daphne_server.proc.proc.pid
+    organizer = UserFactory.create()
+    drafts = [EventFactory.create(status=Status.DRAFT, organizer=organizer) for _ in range(15)]
+    http = httpx.Client(base_url=daphne_server.origin, timeout=60)
+    # An API read (database and all): /healthz's channel-layer check is 503 while sockets are open.
+    probe = f"/api/events/{EventFactory.create(status=Status.CONFIRMED).pk}/"
+    for _ in range(5):  # warm up the process before its memory is read
+        http.get(probe)
+    rss_before = rss_mb(pid)
+
+    http_latencies: list[float] = []
+    http_statuses: list[int] = []
+    stop = threading.Event()
+
+    def probe_http() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            http_statuses.append(http.get(probe).status_code)
+            http_latencies.append(time.perf_counter() - started)
+            stop.wait(0.1)
+
+    # Other tests' Daphnes may have left members behind when they were stopped: count from here.
+    members_before = public_members()
+    with daphne_server.connect("/ws/events/") as subscriber:
+        prober = threading.Thread(target=probe_http)
+        prober.start()
+        flooder = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.support.flood"),
+                *(f"ws://127.0.0.1:{daphne_server.port}/ws/events/", daphne_server.origin),
+                str(FLOOD_SECONDS),
+            ],
+            cwd=processes.REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)  # the flood is under way
+        push_delays: list[float] = []
+        arrived: list[int] = []
+        for event in drafts:
+            committed: list[float] = []
+            with transaction.atomic():
+                transaction.on_commit(lambda: committed.append(time.perf_counter()))  # noqa: B023
+                lifecycle.confirm(event.pk, actor=organizer)
+            try:
+                arrived.append(receive(subscriber, timeout=60)["event_id"])
+            except TimeoutError:
+                # Delivery is at most once: say whether the publisher gave up (its 2 s bound).
+                raise AssertionError(f"push {event.pk} never arrived: {caplog.text}") from None
+            push_delays.append(time.perf_counter() - committed[0])
+            time.sleep(0.5)
+        flood = json.loads(flooder.communicate(timeout=FLOOD_SECONDS + 60)[0])
+        stop.set()
+        prober.join()
+        time.sleep(3)
+        rss_after = rss_mb(pid)
+        members_after = public_members()
+
+    print(
+        f"\nflood for {FLOOD_SECONDS} s: {flood}"
+        f"\nHTTP GET {probe} during the flood: {len(http_latencies)} requests, "
+        f"p50 {statistics.median(http_latencies) * 1000:.0f} ms, "
+        f"p95 {p95(http_latencies) * 1000:.0f} ms, max {max(http_latencies) * 1000:.0f} ms"
+        f"\npush delay (commit → second socket) over {len(push_delays)} pushes: "
+        f"p50 {statistics.median(push_delays) * 1000:.0f} ms, "
+        f"p95 {p95(push_delays) * 1000:.0f} ms, max {max(push_delays) * 1000:.0f} ms"
+        f"\nDaphne RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB 3 s after the flood"
+        f"\npublic group: {members_before} members before, {members_after} 3 s after"
+    )
+    # Only the subscriber stays: every flooder's channel left the group.
+    processes.wait_for(lambda: public_members() == members_before, timeout=30)
+    assert str(POLICY_VIOLATION) in flood["ends"], flood
+    assert arrived == [event.pk for event in drafts]
+    assert http_statuses and all(status < 500 for status in http_statuses), http_statuses
