@@ -14,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from django.test import override_settings
+from websockets.typing import Origin
 
 from core import health
 from tests.support import processes
@@ -197,7 +198,7 @@ def test_healthz_stays_200_while_websockets_are_open_on_the_same_daphne(
 
         async def probe_with_sockets_open() -> list[int]:
             sockets = [
-                await websockets.connect(f"ws://127.0.0.1:{port}/ws/events/", origin=base)
+                await websockets.connect(f"ws://127.0.0.1:{port}/ws/events/", origin=Origin(base))
                 for _ in range(3)
             ]
             try:
