@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import cast
 
 import httpx
 import pytest
@@ -133,6 +134,18 @@ def test_healthcheck_only_checks_what_it_is_asked(transactional_db: None) -> Non
     assert manage("healthcheck", "--only", "nonsense").returncode != 0
 
 
+def first_healthz_answer(base: str) -> httpx.Response:
+    """The first answer of a server that is starting (any status)."""
+
+    def answered() -> httpx.Response | None:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=10)
+        except httpx.TransportError:
+            return None
+
+    return cast(httpx.Response, processes.wait_for(answered, timeout=60, interval=0.2))
+
+
 @pytest.mark.e2e
 def test_daphne_answers_503_naming_the_database_and_probes_are_not_redirected_to_https(
     transactional_db: None,
@@ -158,13 +171,7 @@ def test_daphne_answers_503_naming_the_database_and_probes_are_not_redirected_to
     try:
         base = f"http://127.0.0.1:{port}"
 
-        def answered() -> httpx.Response | None:
-            try:
-                return httpx.get(f"{base}/healthz", timeout=10)
-            except httpx.TransportError:
-                return None
-
-        response = processes.wait_for(answered, timeout=60, interval=0.2)
+        response = first_healthz_answer(base)
         assert response.status_code == 503
         assert response.json()["down"] == ["database"]
         assert response.json()["checks"]["broker"] == "ok"
@@ -188,13 +195,7 @@ def test_healthz_stays_200_while_websockets_are_open_on_the_same_daphne(
     try:
         base = f"http://127.0.0.1:{port}"
 
-        def answered() -> httpx.Response | None:
-            try:
-                return httpx.get(f"{base}/healthz", timeout=10)
-            except httpx.TransportError:
-                return None
-
-        processes.wait_for(answered, timeout=60, interval=0.2)
+        first_healthz_answer(base)
 
         async def probe_with_sockets_open() -> list[int]:
             sockets = [
