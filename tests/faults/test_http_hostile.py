@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.events.models import Event
 from apps.events.tests.factories import EventFactory, UserFactory
 from tests.faults.ledger import report
+from tests.support.auth import token_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 Status = Event.EventStatus
@@ -28,7 +28,7 @@ TABLES = (
     "events_participation",
     "events_eventstatuschange",
     "auth_user",
-    "authtoken_token",
+    "knox_authtoken",
 )
 
 HUGE = "x" * 100_000
@@ -205,7 +205,7 @@ def test_ten_thousand_hostile_requests_get_4xx_and_change_nothing(settings: Any)
         ],
     }
     clients = {"anon": APIClient(), "other": APIClient(), "badtoken": APIClient()}
-    clients["other"].credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    clients["other"].credentials(HTTP_AUTHORIZATION=f"Token {token_for(other)}")
     clients["badtoken"].credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
     before = snapshot()
 

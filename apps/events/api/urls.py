@@ -1,4 +1,4 @@
-"""/api/: the events resource, accounts, the OpenAPI schema and its docs."""
+"""/api/: the events resource, the OpenAPI schema and its docs (accounts: apps.accounts.api)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from apps.events.api.exceptions import not_found
-from apps.events.api.views import EventViewSet, RegisterView, TokenView
+from apps.events.api.views import EventViewSet
 
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [
-    path("auth/register/", RegisterView.as_view(), name="api-register"),
-    path("auth/token/", TokenView.as_view(), name="api-token"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

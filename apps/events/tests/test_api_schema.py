@@ -15,7 +15,6 @@ from django.core import signals
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -29,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apps.events.models import Event
 from apps.events.tests.factories import EventFactory, UserFactory
+from tests.support.auth import token_for
 
 Status = Event.EventStatus
 new_event = cast(Callable[..., Event], EventFactory)
@@ -36,8 +36,10 @@ new_user = cast(Callable[..., Any], UserFactory)
 
 pytestmark = pytest.mark.django_db
 
-# Examples per operation and generation mode: 14 operations x 2 modes x 100 takes about a minute.
+# Examples per operation and generation mode: 17 operations x 2 modes x 100 takes about a minute.
 MAX_EXAMPLES = 100
+OPERATIONS = 17
+LOGOUT = "POST /api/auth/logout/"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -63,6 +65,9 @@ def test_schema_is_openapi_3_with_every_endpoint_of_the_contract() -> None:
     assert operations == {
         ("POST", "/api/auth/register/"),
         ("POST", "/api/auth/token/"),
+        ("POST", "/api/auth/logout/"),
+        ("GET", "/api/auth/me/"),
+        ("PATCH", "/api/auth/me/"),
         ("GET", "/api/events/"),
         ("POST", "/api/events/"),
         ("GET", "/api/events/mine/"),
@@ -193,7 +198,9 @@ class Fuzzing:
     def call(
         self, case: Any, label: str, mode: schemathesis.GenerationMode, authenticated: bool
     ) -> None:
-        headers = {"Authorization": f"Token {self.token}"} if authenticated else {}
+        # Logging out revokes the token it sends: each logout gets a token of its own.
+        token = token_for(self.user) if label == LOGOUT else self.token
+        headers = {"Authorization": f"Token {token}"} if authenticated else {}
         # A 500 may leave the test's transaction aborted: roll back to before the call, so the
         # failure is counted and the fuzzing goes on.
         savepoint = transaction.savepoint()
@@ -214,18 +221,26 @@ class Fuzzing:
             self.examples.setdefault(kind, f"{case.as_curl_command(headers)}\n{first}")
 
 
+def modes_for(operation: Any) -> list[schemathesis.GenerationMode]:
+    """Both modes; only positive for an operation without inputs (nothing to make invalid)."""
+    inputs = (operation.path_parameters, operation.query, operation.headers, operation.body)
+    if any(len(parameters) for parameters in inputs):
+        return [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+    return [schemathesis.GenerationMode.POSITIVE]
+
+
 @pytest.mark.usefixtures("connection_kept_across_requests")
 def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema() -> None:
     from core.wsgi import application
 
     user = new_user(username="fuzzer")
-    fuzzing = Fuzzing(user, new_user(username="stranger"), Token.objects.create(user=user).key)
+    fuzzing = Fuzzing(user, new_user(username="stranger"), token_for(user))
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     started = time.monotonic()
 
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     for operation in operations:
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+        for mode in modes_for(operation):
             fuzzing.run(operation, mode)
 
     figures = fuzzing.figures
@@ -234,8 +249,10 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema()
         f"{figures['failures']} failures in {time.monotonic() - started:.1f}s; responses: "
         + ", ".join(f"{k} {v}" for k, v in sorted(figures.items()) if k.startswith("status"))
     )
-    assert len(operations) == 14
-    assert figures["examples"] >= 14 * 2 * MAX_EXAMPLES // 2
+    assert len(operations) == OPERATIONS
+    runs = sum(len(modes_for(operation)) for operation in operations)
+    assert runs >= 2 * OPERATIONS - 2  # GET me and POST logout take no input
+    assert figures["examples"] >= runs * MAX_EXAMPLES // 2
     assert figures["status 2xx"] > 0 and figures["status 4xx"] > 0
     summary = [f"{count} x {kind}" for kind, count in fuzzing.failures.most_common()]
     assert not fuzzing.failures, (

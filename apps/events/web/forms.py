@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from apps.events import editing
 from apps.events.models import Event
@@ -66,12 +64,3 @@ class EventForm(forms.ModelForm):
         # the error in their own words (e.g. "Constraint event_end_after_start is violated").
         if not self.errors:
             super()._post_clean()  # type: ignore[misc]
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(required=True)
-
-    class Meta:
-        model = get_user_model()
-        fields = ("username", "email")
-        field_classes = {"username": UsernameField}
