@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from knox.settings import knox_settings
@@ -34,3 +36,15 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             auth_token.delete()
             return True
         return False
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the header (drf-spectacular has no knox extension)."""
+
+    target_class = ExpiringTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return build_bearer_security_scheme_object(  # type: ignore[no-any-return]
+            header_name="Authorization", token_prefix=knox_settings.AUTH_HEADER_PREFIX
+        )

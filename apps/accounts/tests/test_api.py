@@ -251,3 +251,19 @@ def test_me_works_with_a_session_too() -> None:
     client = APIClient()
     client.force_login(user)
     assert client.get("/api/auth/me/").json()["username"] == "ada"
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+
+def test_schema_describes_the_account_endpoints() -> None:
+    schema = APIClient().get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    calendar_url = components["Me"]["properties"]["calendar_url"]
+    assert (calendar_url["type"], calendar_url["nullable"]) == ("string", True)
+    assert {"token", "expires_at"} <= set(components["Token"]["properties"])
+    assert components["PatchedMeRequest"]["additionalProperties"] is False
+    assert "username" not in components["PatchedMeRequest"]["properties"]
+    logout = schema["paths"]["/api/auth/logout/"]["post"]
+    assert set(logout["responses"]) == {"204", "401", "429"}
+    assert schema["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
