@@ -5,6 +5,7 @@ Each process kept its own counts before (LocMemCache): two processes gave two qu
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -86,3 +87,25 @@ def test_failed_logins_on_one_process_lock_out_the_other(two_daphnes: list[str])
     assert right.headers["Content-Type"] == "application/json"
     assert isinstance(right.json()["detail"], str)
     assert int(right.headers["Retry-After"]) == 15 * 60
+
+
+def test_the_web_login_of_the_other_process_is_locked_out_too(two_daphnes: list[str]) -> None:
+    UserFactory.create(username="ada")
+    first, second = two_daphnes
+    with httpx.Client(timeout=30) as http:
+        for n in range(5):
+            http.post(f"{first}/api/auth/token/", json={"username": "ada", "password": f"x{n}"})
+        page = http.get(f"{second}/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token is not None
+        response = http.post(
+            f"{second}/accounts/login/",
+            data={
+                "username": "ada",
+                "password": "correct horse battery staple",
+                "csrfmiddlewaretoken": token.group(1),
+            },
+        )
+    assert response.status_code == 429
+    assert "<h1>Too many failed logins</h1>" in response.text
+    assert int(response.headers["Retry-After"]) == 15 * 60
