@@ -61,15 +61,13 @@ class TokenSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class MeSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The signed-in user's account and preferences."""
+    """The signed-in user's account and preferences; a PATCH (partial) sets any of them."""
 
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
-    email = serializers.EmailField(max_length=254, required=False)
-    timezone = TextField(max_length=64, required=False, help_text="IANA name, e.g. Europe/London.")
-    email_messages = StrictBooleanField(
-        required=False, help_text="false: no lifecycle message emails at all."
-    )
+    email = serializers.EmailField(max_length=254)
+    timezone = TextField(max_length=64, help_text="IANA name, e.g. Europe/London.")
+    email_messages = StrictBooleanField(help_text="false: no lifecycle message emails at all.")
     calendar_url = serializers.URLField(
         read_only=True,
         allow_null=True,

@@ -261,6 +261,15 @@ def test_schema_describes_the_account_endpoints() -> None:
     components = schema["components"]["schemas"]
     calendar_url = components["Me"]["properties"]["calendar_url"]
     assert (calendar_url["type"], calendar_url["nullable"]) == ("string", True)
+    assert set(components["Me"]["required"]) == {
+        "id",
+        "username",
+        "email",
+        "timezone",
+        "email_messages",
+        "calendar_url",
+    }
+    assert "required" not in components["PatchedMeRequest"]
     assert {"token", "expires_at"} <= set(components["Token"]["properties"])
     assert components["PatchedMeRequest"]["additionalProperties"] is False
     assert "username" not in components["PatchedMeRequest"]["properties"]
