@@ -1,10 +1,12 @@
-"""The sign-up page applies Django's password validators, as the API does."""
+"""The sign-up page applies Django's password validators, as the API does; the profile admin."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+
+from apps.accounts import profiles
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +44,13 @@ def test_sign_up_with_a_sturdy_password_creates_the_account() -> None:
     )
     assert response.status_code == 302
     assert User.objects.filter(username="carol").exists()
+
+
+def test_staff_see_profiles_in_the_admin() -> None:
+    admin = User.objects.create_superuser("root", "root@example.com", "an unguessable phrase")
+    profiles.update_profile(admin, timezone="Asia/Tokyo")
+    client = Client()
+    client.force_login(admin)
+    response = client.get("/admin/accounts/profile/")
+    assert response.status_code == 200
+    assert b"Asia/Tokyo" in response.content
