@@ -28,6 +28,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Rate-limit and lockout counts live in the shared Redis cache: each test starts at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def purged_broker() -> None:
     """An empty broker queue, so no message left by an earlier run reaches this test's worker."""

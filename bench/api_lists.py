@@ -29,7 +29,7 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count, QuerySet  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from knox.models import AuthToken  # noqa: E402
 
 from apps.events import selectors  # noqa: E402
 from apps.events.models import Event  # noqa: E402
@@ -93,8 +93,8 @@ def main() -> None:
 
     client = Client(SERVER_NAME="localhost")
     user = get_user_model().objects.get(username="bench7")
-    token, _ = Token.objects.get_or_create(user=user)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    _, key = AuthToken.objects.create(user=user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
     next_page = client.get("/api/events/?page_size=20").json()["next"]
     for label, url, extra in [
         ("discovery page 1, 20", "/api/events/?page_size=20", {}),

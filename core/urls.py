@@ -11,7 +11,9 @@ handler500 = "core.errors.server_error"
 
 urlpatterns = [
     path("", include("apps.events.web.urls")),
+    path("accounts/", include("apps.accounts.web.urls")),
     path("admin/", admin.site.urls),
+    path("api/auth/", include("apps.accounts.api.urls")),
     path("api/", include("apps.events.api.urls")),
     path("healthz", healthz, name="healthz"),
     # Clients that ask for /favicon.ico without reading the page's <link rel="icon">.

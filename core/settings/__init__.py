@@ -1,5 +1,6 @@
 """Eventide settings: safe local defaults, production values from the environment (CONTRACT §7)."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,13 +49,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "django_celery_results",
+    "apps.accounts",
     "apps.events",
 ]
 
@@ -70,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last: turns a lockout found during authenticate() into the 429 (apps/accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -106,6 +111,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.accounts.validators.NotOnlyWhitespaceValidator"},
+]
+
+# The lockout backend comes first so that a locked-out client is refused before any password is
+# hashed (each PBKDF2 hash costs about 0.3 s of CPU).
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -143,6 +156,34 @@ CHANNEL_LAYERS = {
 # Clients need not send anything; the bucket allows a burst of one second's worth.
 WS_MAX_FRAMES_PER_SECOND = env.float("WS_MAX_FRAMES_PER_SECOND", default=10)
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=4096)
+# --- Cache: rate limits and lockouts, shared by every web process (a Redis DB of its own) ---
+CACHE_URL = verified_tls(env.str("CACHE_URL", default=redis_db_url(REDIS_URL, 3)))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "eventide",
+    }
+}
+
+# The client address comes from X-Forwarded-For only behind this many proxies (each appends the
+# address it saw); 0 means REMOTE_ADDR, so a client cannot pick its own address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Lockout on every password entry point: API token, /accounts/login/, /admin/login/ ---
+# django-axes rather than DRF throttles: it watches django.contrib.auth's authenticate(), so it
+# covers the admin and the web login as well as the API, by username and by address alike.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Either one locks: a username being guessed from many addresses, an address trying many names.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The same address the DRF throttles use (NUM_PROXIES = TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+# The cache handler writes no AccessAttempt rows, so the admin pages for them would stay empty.
+AXES_ENABLE_ADMIN = False
 
 # --- Celery (the seed's Configuration Reference, plus what makes acks_late safe) ---
 CELERY_BROKER_URL = verified_tls(env.str("CELERY_BROKER_URL", default=redis_db_url(REDIS_URL, 1)))
@@ -208,7 +249,7 @@ SESSION_ENGINE = "core.sessions"
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -225,6 +266,16 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="100000/hour"),
         "user": env.str("API_THROTTLE_USER", default="100000/hour"),
     },
+    # DRF's default (None) takes the whole X-Forwarded-For a client sends: a fresh value per
+    # request was never throttled.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+# Tokens (django-rest-knox): stored hashed, one per login, each with an expiry, revocable.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Eventide API",

@@ -14,12 +14,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.events.models import Event
 from apps.events.tests.factories import EventFactory, UserFactory
 from tests.faults.ledger import report
+from tests.support.auth import token_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 Status = Event.EventStatus
@@ -29,7 +29,7 @@ TABLES = (
     "events_participation",
     "events_eventstatuschange",
     "auth_user",
-    "authtoken_token",
+    "knox_authtoken",
 )
 
 HUGE = "x" * 100_000
@@ -206,7 +206,7 @@ def test_ten_thousand_hostile_requests_get_4xx_and_change_nothing(settings: Any)
         ],
     }
     clients = {"anon": APIClient(), "other": APIClient(), "badtoken": APIClient()}
-    clients["other"].credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    clients["other"].credentials(HTTP_AUTHORIZATION=f"Token {token_for(other)}")
     clients["badtoken"].credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
     before = snapshot()
 
@@ -333,7 +333,7 @@ def test_new_hostile_classes_get_4xx_and_change_nothing() -> None:
     ]
     ids = {"organizer": [e.pk for e in events]}
     owner = APIClient(raise_request_exception=False)
-    owner.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=organizer).key}")
+    owner.credentials(HTTP_AUTHORIZATION=f"Token {token_for(organizer)}")
     page = Client(raise_request_exception=False)
     page.force_login(UserFactory.create(username="visitor"))
     clients: dict[str, Any] = {

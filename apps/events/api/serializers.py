@@ -1,4 +1,4 @@
-"""JSON shapes of the API: the Event, its history, registration and tokens, and the errors."""
+"""JSON shapes of the API: the Event, its history, and the errors (accounts: apps.accounts.api)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model, password_validation
-from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 
 from apps.events import editing
 from apps.events.models import Event, EventStatusChange
@@ -167,60 +163,6 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         model = EventStatusChange
         fields = ["from_status", "to_status", "at", "actor", "source"]
         read_only_fields = fields
-
-
-class RegisterSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A new account and its API token."""
-
-    id = serializers.IntegerField(read_only=True)
-    username = TextField(max_length=150)
-    email = serializers.EmailField(max_length=254, write_only=True)
-    password = TextField(
-        max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
-    )
-    token = serializers.CharField(read_only=True)
-
-    def validate_username(self, value: str) -> str:
-        User.username_validator(value)  # type: ignore[attr-defined]
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("This username is taken.")
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = User(username=attrs["username"], email=attrs["email"])
-        try:
-            password_validation.validate_password(attrs["password"], candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
-        return attrs
-
-    def create(self, validated_data: dict[str, Any]) -> AbstractBaseUser:
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(**validated_data)
-                user.token = Token.objects.create(user=user).key  # type: ignore[attr-defined]
-        except IntegrityError as exc:  # the same name registered concurrently
-            raise serializers.ValidationError({"username": ["This username is taken."]}) from exc
-        return user
-
-
-class TokenSerializer(StrictFieldsMixin, serializers.Serializer):
-    """Credentials in, the account's API token out."""
-
-    username = TextField(max_length=150, write_only=True)
-    password = TextField(max_length=128, write_only=True, trim_whitespace=False)
-    token = serializers.CharField(read_only=True)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        user = authenticate(
-            self.context["request"], username=attrs["username"], password=attrs["password"]
-        )
-        if user is None:
-            raise serializers.ValidationError(
-                {"detail": "Unable to log in with the provided credentials."}
-            )
-        token, _ = Token.objects.get_or_create(user=user)
-        return {"token": token.key}
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""/api/: the events resource, accounts, the OpenAPI schema and its docs."""
+"""/api/: the events resource, the OpenAPI schema and its docs (accounts: apps.accounts.api)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from drf_spectacular.views import (
 from rest_framework.routers import SimpleRouter
 
 from apps.events.api.exceptions import not_found
-from apps.events.api.views import EventViewSet, RegisterView, TokenView
+from apps.events.api.views import EventViewSet
 
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
@@ -30,8 +30,6 @@ redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
 )
 
 urlpatterns = [
-    path("auth/register/", RegisterView.as_view(), name="api-register"),
-    path("auth/token/", TokenView.as_view(), name="api-token"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", swagger_ui, name="api-docs"),

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -24,9 +24,7 @@ from apps.events.api.serializers import (
     ErrorSerializer,
     EventSerializer,
     EventWriteSerializer,
-    RegisterSerializer,
     StatusChangeSerializer,
-    TokenSerializer,
 )
 from apps.events.models import Event, EventStatusChange
 
@@ -277,33 +275,3 @@ class EventViewSet(
         return Response(
             StatusChangeSerializer(changes, many=True, context={"show_actors": show_actors}).data
         )
-
-
-class RegisterView(generics.GenericAPIView):
-    permission_classes = [permissions.AllowAny]
-    serializer_class = RegisterSerializer
-
-    @extend_schema(
-        summary="Create an account", responses={201: RegisterSerializer, **errors(400, 415)}
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = serializer.save()
-        return Response(
-            {"id": user.pk, "username": user.get_username(), "token": user.token},
-            status=status.HTTP_201_CREATED,
-        )
-
-
-class TokenView(generics.GenericAPIView):
-    permission_classes = [permissions.AllowAny]
-    serializer_class = TokenSerializer
-
-    @extend_schema(
-        summary="Get the token of an account", responses={200: TokenSerializer, **errors(400, 415)}
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return Response({"token": serializer.validated_data["token"]})

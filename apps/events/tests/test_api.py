@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
+from tests.support.auth import token_for
 
 Status = Event.EventStatus
 LONDON = ZoneInfo("Europe/London")
@@ -48,8 +48,7 @@ EVENT_KEYS = {
 def client_for(user: Any = None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
@@ -113,62 +112,7 @@ def assert_error(response: Any, status_code: int, *keys: str) -> dict[str, Any]:
     return body
 
 
-# --- accounts ----------------------------------------------------------------------------------
-
-
-def test_register_returns_id_username_and_a_working_token(anon: APIClient) -> None:
-    response = anon.post(
-        "/api/auth/register/",
-        {"username": "ada", "email": "ada@example.com", "password": "an unguessable phrase"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert set(body) == {"id", "username", "token"}
-    assert body["username"] == "ada"
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
-    assert client.get("/api/events/mine/").status_code == 200
-
-
-def test_register_refuses_taken_name_weak_password_and_unknown_fields(anon: APIClient) -> None:
-    new_user(username="ada")
-    taken = anon.post(
-        "/api/auth/register/",
-        {"username": "ADA", "email": "a@example.com", "password": "an unguessable phrase"},
-        format="json",
-    )
-    assert_error(taken, 400, "username")
-    weak = anon.post(
-        "/api/auth/register/",
-        {"username": "bob", "email": "b@example.com", "password": "password"},
-        format="json",
-    )
-    assert_error(weak, 400, "password")
-    extra = anon.post(
-        "/api/auth/register/",
-        {
-            "username": "cy",
-            "email": "c@example.com",
-            "password": "an unguessable phrase",
-            "is_staff": True,
-        },
-        format="json",
-    )
-    assert assert_error(extra, 400, "is_staff")["is_staff"] == ["Unknown field."]
-
-
-def test_token_for_good_credentials_and_400_for_bad_ones(anon: APIClient) -> None:
-    user = new_user(username="ada")
-    good = anon.post(
-        "/api/auth/token/",
-        {"username": "ada", "password": "correct horse battery staple"},
-        format="json",
-    )
-    assert good.status_code == 200
-    assert good.json() == {"token": Token.objects.get(user=user).key}
-    bad = anon.post("/api/auth/token/", {"username": "ada", "password": "nope"}, format="json")
-    assert_error(bad, 400)
+# --- authentication ------------------------------------------------------------------------------
 
 
 def test_a_bad_token_is_a_json_401() -> None:

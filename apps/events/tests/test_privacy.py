@@ -10,13 +10,13 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.events import lifecycle, realtime, selectors
 from apps.events.lifecycle import Transition
 from apps.events.models import Event
 from apps.events.tests.factories import EventFactory, UserFactory
+from tests.support.auth import token_for
 
 pytestmark = pytest.mark.django_db
 Status = Event.EventStatus
@@ -25,8 +25,7 @@ Status = Event.EventStatus
 def api_client(user: User | None = None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 

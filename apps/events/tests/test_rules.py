@@ -17,12 +17,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.events import editing, participation, rules
 from apps.events.models import Event, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
+from tests.support.auth import token_for
 
 pytestmark = pytest.mark.django_db
 Status = Event.EventStatus
@@ -30,8 +30,7 @@ Status = Event.EventStatus
 
 def api_client(user: User) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from apps.events import editing, rules
 from apps.events.models import Event
@@ -63,12 +61,3 @@ class EventForm(forms.ModelForm):
     def add_refusal(self, refused: rules.Refused) -> None:
         """Show a refusal of the domain on the field it is about, else above the form."""
         self.add_error(refused.field if refused.field in self.fields else None, refused.message)
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(required=True)
-
-    class Meta:
-        model = get_user_model()
-        fields = ("username", "email")
-        field_classes = {"username": UsernameField}

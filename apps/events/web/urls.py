@@ -1,6 +1,5 @@
 """The pages, mounted at the site root by core/urls.py."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.events.web import views
@@ -20,7 +19,4 @@ urlpatterns = [
         path(f"events/<int:pk>/{action}/", views.event_transition, {"action": action}, name=action)
         for action in views.TRANSITIONS
     ),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", views.signup, name="signup"),
 ]

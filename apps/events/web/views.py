@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.events import editing, lifecycle, participation, rules, selectors
 from apps.events.models import Event, EventStatusChange, Participation
-from apps.events.web.forms import EventForm, SignupForm
+from apps.events.web.forms import EventForm
 
 Status = Event.EventStatus
 PAGE_SIZE = 20
@@ -198,15 +197,3 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Event saved.")
             return redirect("events:detail", pk=event.pk)
     return render(request, "events/form.html", {"form": form, "event": event})
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("events:discovery")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}!")
-        return redirect("events:discovery")
-    return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,1 @@
+"""Accounts: registration, tokens, login lockout, the user's profile and the sign-up page."""

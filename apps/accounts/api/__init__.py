@@ -1,0 +1,1 @@
+"""/api/auth/: register, token, logout, me (CONTRACT §4)."""

@@ -1,0 +1,12 @@
+"""/api/auth/, mounted by core/urls.py before the events API (whose catch-all answers 404)."""
+
+from django.urls import path
+
+from apps.accounts.api.views import LogoutView, MeView, RegisterView, TokenView
+
+urlpatterns = [
+    path("register/", RegisterView.as_view(), name="api-register"),
+    path("token/", TokenView.as_view(), name="api-token"),
+    path("logout/", LogoutView.as_view(), name="api-logout"),
+    path("me/", MeView.as_view(), name="api-me"),
+]

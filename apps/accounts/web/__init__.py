@@ -1,0 +1,1 @@
+"""The account pages: log in, log out, sign up (mounted at /accounts/ by core/urls.py)."""
