@@ -28,7 +28,8 @@ def mask_text(text: str) -> str:
 def mask(value: Any) -> Any:
     """`value` with every string in it masked, through dicts, lists, tuples and sets."""
     if isinstance(value, str):
-        return mask_text(value)
+        # str() too: a lazy object (e.g. a reverse_lazy setting) passes isinstance as a str.
+        return mask_text(str(value))
     if isinstance(value, Mapping):
         return {key: mask(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
