@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import Profile
 from apps.events.tests.factories import UserFactory
+from tests.support.api import assert_error
 from tests.support.auth import token_for
 
 pytestmark = pytest.mark.django_db
@@ -31,16 +32,6 @@ def with_token(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
-
-
-def assert_error(response: Any, status_code: int, *keys: str) -> dict[str, Any]:
-    assert response.status_code == status_code, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert isinstance(body, dict)
-    for key in keys or ("detail",):
-        assert key in body, body
-    return body
 
 
 def register(client: APIClient, username: str, password: str, **extra: Any) -> Any:

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
+from tests.support.api import assert_error
 from tests.support.auth import token_for
 
 Status = Event.EventStatus
@@ -100,16 +101,6 @@ def ids(response: Any) -> list[int]:
 
 def url(event: Event, action: str = "") -> str:
     return f"/api/events/{event.pk}/{action + '/' if action else ''}"
-
-
-def assert_error(response: Any, status_code: int, *keys: str) -> dict[str, Any]:
-    assert response.status_code == status_code, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert isinstance(body, dict)
-    for key in keys or ("detail",):
-        assert key in body, body
-    return body
 
 
 # --- authentication ------------------------------------------------------------------------------
