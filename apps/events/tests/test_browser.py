@@ -142,8 +142,12 @@ def sign_up(page: Any, username: str) -> None:
 
 
 def local(at: Any) -> str:
-    """The value a person types into a datetime-local field: London wall-clock time."""
-    return str(at.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M:%S"))
+    """The value a person types into a datetime-local field: London wall-clock time.
+
+    Chromium normalises a zero seconds part away ("22:55:00" reads back as "22:55") and
+    Playwright's fill() then fails with "Malformed value": one run in sixty, before this."""
+    wall = at.astimezone(LONDON)
+    return str(wall.strftime("%Y-%m-%dT%H:%M" if wall.second == 0 else "%Y-%m-%dT%H:%M:%S"))
 
 
 def record_socket_messages(page: Any) -> list[str]:
