@@ -1,4 +1,5 @@
-"""The API tests' responses all checked against the OpenAPI schema (tests/support/openapi.py)."""
+"""Fixtures of the app's tests: every API response checked against the OpenAPI schema
+(tests/support/openapi.py), and the channel layer's Redis database."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.test import APIClient
@@ -39,3 +42,13 @@ def api_responses_match_the_schema(
 
     monkeypatch.setattr(APIClient, "request", validated)
     yield
+
+
+@pytest.fixture
+def redis_db0() -> Iterator[redis.Redis]:
+    """The channel layer's Redis database, emptied before and after the test."""
+    client = redis.Redis.from_url(django_settings.CHANNEL_LAYER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

@@ -15,7 +15,6 @@ import pytest
 import redis
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
 
 from apps.events import realtime
 from core.asgi import application
@@ -31,15 +30,6 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
-
-
-@pytest.fixture
-def redis_db0() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(django_settings.CHANNEL_LAYER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def members(client: redis.Redis, group: str) -> list[bytes]:

@@ -16,10 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings as django_settings
 from django.db import connection
 
 from apps.events import lifecycle, realtime
@@ -34,16 +32,6 @@ AT = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 def change(event_id: int, from_status: str = Status.ONGOING, to: str = Status.COMPLETED) -> Any:
     return Transition(event_id, from_status, to, AT)
-
-
-@pytest.fixture
-def redis_db0() -> Iterator[redis.Redis]:
-    """The channel layer's Redis database, emptied before and after the test."""
-    client = redis.Redis.from_url(django_settings.CHANNEL_LAYER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def publish_and_receive(
