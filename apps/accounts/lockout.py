@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import BaseThrottle
 
+from core.errors import is_api
+
 MESSAGE = "Too many failed login attempts. Try again in {minutes} minutes."
 
 
@@ -55,7 +57,7 @@ def lockout_response(request: HttpRequest, *args: Any) -> HttpResponse:
     seconds = retry_after_seconds(request)
     detail = MESSAGE.format(minutes=max(1, round(seconds / 60)))
     response: HttpResponse
-    if request.path.startswith("/api/"):
+    if is_api(request):
         response = JsonResponse({"detail": detail}, status=429)
     else:
         response = render(request, "accounts/locked_out.html", {"detail": detail}, status=429)
