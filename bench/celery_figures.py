@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from apps.events import effects, wakeup
+from apps.events import effects, scheduling
 from apps.events.management.commands.setup_event_lifecycle_tasks import sync_periodic_tasks
 from apps.events.models import Event
 from apps.events.tasks import mark_ended_events_as_completed
@@ -25,7 +25,7 @@ def fresh_broker() -> None:
     from core.celery import app
 
     app.control.purge()
-    wakeup.forget()
+    scheduling.forget()
 
 
 def pool_rss(worker: ManagedProcess) -> dict[int, dict[str, int]]:
@@ -146,12 +146,12 @@ def completion_lag(count: int, spacing_ms: int, lead: timedelta) -> Figure:
         met=p95 <= 2 and min(lags) > 0,
         notes=[
             f"events end {spacing_ms} ms apart over {spacing_ms * count / 1000:.0f} s; lag = "
-            "completed_at − end_date from the database; wake-ups (apps/events/wakeup.py) do the "
-            "work, the 5-minute beat sweep is the safety net"
+            "completed_at − end_date from the database; wake-ups (apps/events/scheduling.py) do "
+            "the work, the 5-minute beat sweep is the safety net"
         ],
     )
 
 
 def prepare_beat() -> None:
     sync_periodic_tasks()
-    wakeup.forget()
+    scheduling.forget()

@@ -120,11 +120,11 @@ def profile_reminders(count: int) -> list[str]:
     """cProfile of one reminder run: where an email's time goes (the figure furthest off)."""
     from django.conf import settings
 
-    from apps.events import lifecycle
+    from apps.events import clock
     from bench import reminders
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    now = lifecycle.now()
+    now = clock.now()
     event_id = reminders.load_participants(count, now)
     profiler = cProfile.Profile()
     profiler.runcall(reminders.send_once, event_id, now)
@@ -157,12 +157,12 @@ def main() -> None:
     load_before = load_average()
 
     setup_django()
-    from apps.events import lifecycle
+    from apps.events import clock
     from bench import celery_figures, discovery, procs, reminders, sweep, ws
     from bench.common import write_table
     from bench.data import load_events
 
-    now = lifecycle.now()
+    now = clock.now()
     run = Run()
     growth_rows: list[tuple[int, int, float, float]] = []
     page_rows: dict[int, list[tuple[str, float]]] = {}

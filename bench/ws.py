@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from websockets.asyncio.client import ClientConnection, connect
 
-from apps.events import lifecycle
+from apps.events import clock, lifecycle
 from bench.common import Figure, median, ms, percentile
 from bench.data import bench_user
 
@@ -61,7 +61,7 @@ def _sweep(transitions: int) -> tuple[float, list[int]]:
             DUE_SQL,
             {
                 "organizer": bench_user().pk,
-                "ended": lifecycle.now() - timedelta(seconds=1),
+                "ended": clock.now() - timedelta(seconds=1),
                 "count": transitions,
             },
         )

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from apps.events import editing, lifecycle, participation, rules
+from apps.events import editing, errors, lifecycle, participation, rules
 from apps.events.models import Event, EventStatusChange, Participation
 
 
@@ -50,7 +50,7 @@ def _transition_action(
             try:
                 func(event_id, actor=request.user, source=EventStatusChange.Source.ADMIN)
                 done += 1
-            except lifecycle.InvalidTransition as exc:
+            except errors.InvalidTransition as exc:
                 refused.append(exc.message)
         if done:
             modeladmin.message_user(request, f"{name}: {done} event(s).", messages.SUCCESS)
@@ -75,7 +75,7 @@ class EventAdminForm(forms.ModelForm):
             else:
                 changed = {name: fields[name] for name in self.changed_data if name in fields}
                 editing.check_change(self.instance, changed)
-        except rules.Refused as refused:
+        except errors.Refused as refused:
             self.add_error(refused.field if refused.field in self.fields else None, refused.message)
         return cleaned
 
@@ -116,7 +116,7 @@ class EventAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except rules.Refused as refused:  # the save was rolled back as a whole
+        except errors.Refused as refused:  # the save was rolled back as a whole
             self.message_user(request, f"Not saved: {refused.message}", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
-from apps.events import effects, lifecycle, rules
+from apps.events import clock, effects, errors, rules
 from apps.events.models import Event
 
 Status = Event.EventStatus
@@ -23,15 +24,17 @@ FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIV
 DATE_FIELDS = frozenset({"start_date", "end_date"})
 
 
-class EditRefused(rules.Refused):
-    """The event's status does not allow this change (409 in the API)."""
-
-
 def can_edit(event: Event) -> bool:
     return event.status not in FINISHED_STATUSES
 
 
-def create_event(organizer: Any, **fields: Any) -> Event:
+def check_editable(event: Event) -> None:
+    """Raises EditRefused when the event is finished (before reading a body that edits it)."""
+    if not can_edit(event):
+        raise errors.EditRefused(f"Event is {event.status}; finished events cannot be edited.")
+
+
+def create_event(organizer: User, **fields: Any) -> Event:
     """A new DRAFT event organized by `organizer`."""
     _check_fields(fields)
     rules.check_dates(fields.get("start_date"), fields.get("end_date"))
@@ -41,14 +44,13 @@ def create_event(organizer: Any, **fields: Any) -> Event:
 def update_event(event_id: int, **fields: Any) -> Event:
     """Change an event's details while it is not finished and the result obeys `rules`.
 
-    Raises EditRefused for a finished event, `rules.Refused`/`InvalidValue` for a change a rule
+    Raises EditRefused for a finished event, Refused/InvalidValue (`errors`) for a change a rule
     forbids. Locked so neither a transition nor a join can slip between the checks and the write.
     """
     _check_fields(fields)
     with transaction.atomic():
         event = Event.objects.select_for_update().get(pk=event_id)
-        if not can_edit(event):
-            raise EditRefused(f"Event is {event.status}; finished events cannot be edited.")
+        check_editable(event)
         check_change(event, fields)
         for name, value in fields.items():
             setattr(event, name, value)
@@ -63,7 +65,7 @@ def check_change(event: Event, fields: dict[str, Any]) -> None:
     start = fields.get("start_date", event.start_date)
     rules.check_dates(start, fields.get("end_date", event.end_date))
     if "start_date" in fields and start != event.start_date:
-        rules.check_start(event, start, lifecycle.now())
+        rules.check_start(event, start, clock.now())
     if fields.get("capacity") is not None:
         rules.check_capacity(fields["capacity"], event.participations.count())
 
@@ -73,7 +75,7 @@ def delete_draft(event_id: int) -> None:
     deleted, _ = Event.objects.filter(pk=event_id, status=Status.DRAFT).delete()
     if not deleted:
         if Event.objects.filter(pk=event_id).exists():
-            raise EditRefused("Only DRAFT events can be deleted; cancel it instead.")
+            raise errors.EditRefused("Only DRAFT events can be deleted; cancel it instead.")
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
 
 

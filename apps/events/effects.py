@@ -1,19 +1,20 @@
-"""What happens after a transition commits: live pushes and the next wake-up.
+"""What happens after a change commits: live pushes and the next wake-up.
 
-Called by `lifecycle` inside the transaction; the work runs only once it has committed, so a
-socket or a task never sees a change that was rolled back, and a failure here never undoes one.
+Called by the domain functions inside their transaction; the work runs only once it has
+committed, so a socket or a task never sees a change that was rolled back, and a failure here
+never undoes one. Deliveries that must survive a crash are not effects: they are rows written in
+the transaction itself.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-if TYPE_CHECKING:
-    from apps.events.lifecycle import Transition
+from apps.events import realtime, scheduling
+from apps.events.transitions import Transition
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +40,19 @@ def announce(changes: list[Transition]) -> None:
 def push(changes: list[Transition]) -> None:
     """Push the changes to connected clients. Never raises: the transitions are already saved."""
     try:
-        from apps.events import realtime
-
         realtime.publish_transitions(changes)
     except Exception:
         logger.warning("live push of %d status changes failed", len(changes), exc_info=True)
 
 
 def reschedule_after_commit() -> None:
-    """Call when an event's dates change outside `lifecycle` (edits) or someone joins."""
+    """Call when a due moment moves outside `lifecycle`: a date edit, a join."""
     transaction.on_commit(reschedule)
 
 
 def reschedule() -> None:
     """Schedule the next wake-up. Never raises: the periodic sweeps are the safety net."""
     try:
-        from apps.events import wakeup
-
-        wakeup.schedule_next()
+        scheduling.schedule_next()
     except Exception:
         logger.warning("scheduling the next wake-up failed", exc_info=True)

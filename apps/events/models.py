@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import F, Q
+
+# Who asks or acts: a signed-in user, an anonymous visitor, or nobody (the system itself).
+Actor: TypeAlias = User | AnonymousUser | None
 
 
 class Event(models.Model):

@@ -7,30 +7,26 @@ ARCHIVED) its participants are its record (reminders, follow-ups, retention), no
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
-from apps.events import effects, rules
+from apps.events import effects, errors, rules
 from apps.events.models import Event, Participation
 
 
-class ParticipationRefused(rules.Refused):
-    """Joining or leaving is not possible now (409 in the API)."""
-
-
-def join(event_id: int, user: Any) -> Participation:
+def join(event_id: int, user: User) -> Participation:
     """Join a CONFIRMED or ONGOING event; joining twice returns the existing participation."""
     with transaction.atomic():
         # Lock the event row so two last-seat joins cannot both pass the capacity check.
         event = Event.objects.select_for_update().get(pk=event_id)
         if event.status not in Event.ACTIVE_STATUSES:
-            raise ParticipationRefused(f"Event is {event.status}; only open events can be joined.")
+            raise errors.ParticipationRefused(
+                f"Event is {event.status}; only open events can be joined."
+            )
         existing = Participation.objects.filter(event=event, user=user).first()
         if existing is not None:
             return existing
-        if event.capacity is not None and event.participations.count() >= event.capacity:
-            raise ParticipationRefused("Event is full.")
+        rules.check_seat_left(event.capacity, event.participations.count())
         if event.status == Event.EventStatus.CONFIRMED:
             # A new participant may be due a reminder now, or bring the next one forward.
             effects.reschedule_after_commit()
@@ -41,11 +37,13 @@ def join(event_id: int, user: Any) -> Participation:
             return Participation.objects.get(event=event, user=user)
 
 
-def leave(event_id: int, user: Any) -> bool:
+def leave(event_id: int, user: User) -> bool:
     """Leave a CONFIRMED or ONGOING event; returns whether a participation was removed."""
     with transaction.atomic():
         event = Event.objects.select_for_update().get(pk=event_id)
         if event.status not in Event.ACTIVE_STATUSES:
-            raise ParticipationRefused(f"Event is {event.status}; only open events can be left.")
+            raise errors.ParticipationRefused(
+                f"Event is {event.status}; only open events can be left."
+            )
         deleted, _ = Participation.objects.filter(event=event, user=user).delete()
     return deleted > 0

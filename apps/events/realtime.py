@@ -22,15 +22,13 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
 from apps.events.models import Event
-
-if TYPE_CHECKING:
-    from apps.events.lifecycle import Transition
+from apps.events.transitions import Transition
 
 PUBLIC_GROUP = "events.public"
 BATCH_SIZE = 500

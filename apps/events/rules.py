@@ -2,14 +2,14 @@
 
 Plain checks on values: `editing` and `participation` call them under the event's row lock, so
 the API, the pages and the admin refuse the same things with the same words. A refusal is one
-type, `Refused`, which each edge maps once (API: 409, or 400 naming `field` for `InvalidValue`;
-pages: a form error or a message; admin: `message_user`).
+type, `errors.Refused`, which each edge maps once.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from apps.events.errors import InvalidValue, ParticipationRefused, Refused
 from apps.events.models import Event
 
 Status = Event.EventStatus
@@ -18,22 +18,6 @@ Status = Event.EventStatus
 # local-mean-time offset with seconds that is not valid ISO 8601 output.
 EARLIEST_YEAR = 1970
 LATEST_YEAR = 2999
-
-
-class Refused(Exception):
-    """The event's state does not allow this now (409 in the API).
-
-    `field`, when set, is the input the refusal is about, so a form can show it there.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidValue(Refused):
-    """The value given for `field` breaks a rule (400 naming the field in the API)."""
 
 
 def check_dates(start: datetime | None, end: datetime | None) -> None:
@@ -51,6 +35,12 @@ def check_capacity(capacity: int | None, taken: int) -> None:
     """Capacity is never below the number of people who have joined."""
     if capacity is not None and capacity < taken:
         raise InvalidValue(f"{taken} people have already joined.", field="capacity")
+
+
+def check_seat_left(capacity: int | None, taken: int) -> None:
+    """Someone more may join only while the event is not full."""
+    if capacity is not None and taken >= capacity:
+        raise ParticipationRefused("Event is full.")
 
 
 def check_start(event: Event, start: datetime, at: datetime) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from apps.events.models import Event, EventStatusChange, Participation
+from apps.events.models import Actor, Event, EventStatusChange, Participation
 
 Status = Event.EventStatus
 
@@ -35,7 +36,7 @@ def discoverable() -> QuerySet[Event]:
     return Event.objects.filter(status__in=Event.ACTIVE_STATUSES).order_by("start_date", "id")
 
 
-def _cancelled_as_draft(event: Any) -> QuerySet[EventStatusChange]:
+def _cancelled_as_draft(event: Event | Any) -> QuerySet[EventStatusChange]:
     """The audit row of a DRAFT cancelled before it was ever confirmed.
 
     DRAFT is left only by confirm or cancel and never re-entered, so this row exists exactly when
@@ -47,7 +48,7 @@ def _cancelled_as_draft(event: Any) -> QuerySet[EventStatusChange]:
     )
 
 
-def visible_to(user: Any) -> QuerySet[Event]:
+def visible_to(user: Actor) -> QuerySet[Event]:
     """Events reachable by direct URL: every status except someone else's DRAFT, and someone
     else's DRAFT that was cancelled without ever being confirmed (it was never public)."""
     visible = ~Q(status=Status.DRAFT) & ~Q(
@@ -58,7 +59,7 @@ def visible_to(user: Any) -> QuerySet[Event]:
     return Event.objects.filter(visible)
 
 
-def can_see(user: Any, event: Event) -> bool:
+def can_see(user: Actor, event: Event) -> bool:
     """The rule of `visible_to` for one loaded event."""
     if _is_user(user) and event.organizer_id == user.pk:
         return True
@@ -69,17 +70,17 @@ def can_see(user: Any, event: Event) -> bool:
     return True
 
 
-def may_see_actors(user: Any, event: Event) -> bool:
+def may_see_actors(user: Actor, event: Event) -> bool:
     """Who made each change (a person's username) is shown to the organizer and staff only."""
     return _is_user(user) and (user.is_staff or event.organizer_id == user.pk)
 
 
-def _is_user(user: Any) -> bool:
+def _is_user(user: Actor) -> TypeGuard[User]:
     return bool(user is not None and user.is_authenticated)
 
 
 def mine(
-    user: Any,
+    user: User,
     *,
     include_completed: bool = True,
     statuses: list[str] | None = None,

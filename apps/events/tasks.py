@@ -1,4 +1,4 @@
-"""Thin Celery tasks around `lifecycle`: call it, log one line, return the count (CONTRACT §3)."""
+"""Thin Celery tasks around the domain: call it, log one line, return the count (CONTRACT §3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from apps.events import effects, lifecycle, reminders, wakeup
+from apps.events import clock, effects, lifecycle, reminders, scheduling
+from apps.events.transitions import Transition
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,19 @@ def send_event_reminder_emails(self: Any) -> int:
     return count
 
 
-@shared_task(bind=True, name="events.wake_up", **RETRY_OPTIONS)
+@shared_task(bind=True, name=scheduling.WAKE_UP_TASK, **RETRY_OPTIONS)
 def wake_up(self: Any, wake_at: str | None = None) -> int:
-    """Run the sweeps due at `wake_at` and schedule the next wake-up (see `wakeup`)."""
-    return run_logged(self, lambda: wakeup.run(wake_at))
+    """Run the sweeps due at `wake_at` and schedule the next wake-up (see `scheduling`)."""
+    return run_logged(self, lambda: wake(wake_at))
+
+
+def wake(wake_at: str | None = None) -> list[Transition]:
+    """The wake-up's work: the due sweeps, the due reminders queued, the next wake-up scheduled."""
+    scheduling.release(wake_at)
+    changes = lifecycle.start_started()
+    at = clock.now()
+    reminders.create_due(at)
+    if reminders.pending(at).exists():
+        send_event_reminder_emails.delay()
+    scheduling.schedule_next()
+    return changes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.events import lifecycle
+from apps.events import clock
 from apps.events.models import Reminder
 from apps.events.tests.factories import EventFactory
 from apps.events.tests.test_reminders import assert_each_once, bulk_participants, in_the_window
@@ -37,7 +37,7 @@ def test_worker_killed_while_sending_2000_reminders_then_restarted(
         EMAIL_URL=f"filemail:///{tmp_path}",
         EMAIL_BACKEND="tests.support.mail.SlowFileBackend",
     )
-    start = lifecycle.now() + timedelta(hours=1)
+    start = clock.now() + timedelta(hours=1)
     event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     addresses = bulk_participants(event, PARTICIPANTS)
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.events import rules
+from apps.events import errors
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
@@ -27,9 +27,9 @@ class Conflict(exceptions.APIException):
 
 def refusal(exc: Exception) -> exceptions.APIException | None:
     """The domain's refusals, mapped once: a value at fault is a 400 naming it, else a 409."""
-    if isinstance(exc, rules.InvalidValue) and exc.field:
+    if isinstance(exc, errors.InvalidValue) and exc.field:
         return exceptions.ValidationError({exc.field: [exc.message]})
-    if isinstance(exc, rules.Refused):  # lifecycle.InvalidTransition included
+    if isinstance(exc, errors.Refused):  # errors.InvalidTransition included
         return Conflict(exc.message)
     return None
 

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.events import editing, lifecycle, participation, selectors
-from apps.events.api.exceptions import Conflict
 from apps.events.api.filters import DiscoveryFilter, query_list
 from apps.events.api.pagination import EventCursorPagination
 from apps.events.api.permissions import IsOrganizer
@@ -27,6 +26,7 @@ from apps.events.api.serializers import (
     StatusChangeSerializer,
 )
 from apps.events.models import Event, EventStatusChange
+from core.users import signed_in
 
 Status = Event.EventStatus
 
@@ -179,8 +179,7 @@ class EventViewSet(
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = self.get_object()
-        if not editing.can_edit(event):
-            raise Conflict(f"Event is {event.status}; finished events cannot be edited.")
+        editing.check_editable(event)  # 409 before the body is read, as CONTRACT §4 orders
         serializer = EventWriteSerializer(
             event, data=request.data, partial=True, context={"request": request}
         )
@@ -212,7 +211,7 @@ class EventViewSet(
         query.is_valid(raise_exception=True)
         options = query.validated_data
         events = selectors.mine(
-            request.user,
+            signed_in(request.user),
             include_completed=options["include_completed"],
             statuses=options.get("status"),
             role=options.get("role"),
@@ -257,7 +256,7 @@ class EventViewSet(
         """Join or leave as the request's user: 409 when the event is not open, 404 if gone."""
         event = self.get_object()
         try:
-            change(event.pk, self.request.user)
+            change(event.pk, signed_in(self.request.user))
         except Event.DoesNotExist as exc:
             raise NotFound() from exc
         return Response(self.fresh(event.pk))

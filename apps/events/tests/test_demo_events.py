@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from apps.events import lifecycle, selectors
+from apps.events import clock, lifecycle, selectors
 from apps.events.management.commands.load_demo_events import DEMO_PASSWORD, DEMO_USERNAME
 from apps.events.models import Event, Participation
 from apps.events.tests.factories import EventFactory
@@ -35,14 +35,14 @@ def test_demo_data_has_every_status_and_a_demo_login() -> None:
 
 def test_demo_data_has_transitions_due_within_minutes() -> None:
     load()
-    soon = lifecycle.now() + timedelta(minutes=2)
+    soon = clock.now() + timedelta(minutes=2)
     assert (
         Event.objects.filter(lifecycle.ended_q(soon))
-        .exclude(lifecycle.ended_q(lifecycle.now()))
+        .exclude(lifecycle.ended_q(clock.now()))
         .exists()
     ), "no active event ends within two minutes"
     assert Event.objects.filter(
-        status=Status.CONFIRMED, start_date__gt=lifecycle.now(), start_date__lte=soon
+        status=Status.CONFIRMED, start_date__gt=clock.now(), start_date__lte=soon
     ).exists(), "no confirmed event starts within two minutes"
 
 

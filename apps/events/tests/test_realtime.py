@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from apps.events import lifecycle, realtime
+from apps.events import clock, lifecycle, realtime
 from apps.events.lifecycle import Transition
 from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import EventFactory, UserFactory
@@ -215,7 +215,7 @@ def test_transition_commits_when_the_channel_layer_is_unreachable(
 @pytest.mark.django_db(transaction=True)
 def test_sweep_of_10000_spends_little_time_publishing(redis_db0, monkeypatch) -> None:
     organizer = UserFactory.create()
-    now = lifecycle.now()
+    now = clock.now()
     Event.objects.bulk_create(
         Event(
             title=f"e{i}",

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from apps.events import lifecycle, realtime
+from apps.events import clock, lifecycle, realtime
 from apps.events.models import Event
 from apps.events.tasks import mark_ended_events_as_completed
 from apps.events.tests.factories import EventFactory, UserFactory
@@ -126,7 +126,7 @@ def test_confirm_and_cancel_arrive_on_both_streams_within_a_second(daphne_server
 
 
 def test_sweep_made_completed_arrives_within_a_second(daphne_server, worker_process) -> None:
-    ended = lifecycle.now() - timedelta(seconds=1)
+    ended = clock.now() - timedelta(seconds=1)
     event = EventFactory.create(
         status=Status.ONGOING, start_date=ended - timedelta(hours=1), end_date=ended
     )
@@ -136,7 +136,7 @@ def test_sweep_made_completed_arrives_within_a_second(daphne_server, worker_proc
     ):
         result = mark_ended_events_as_completed.delay()
         messages = [receive(public), receive(detail)]
-        arrived = lifecycle.now()
+        arrived = clock.now()
 
     assert result.get(timeout=30) == 1
     for message in messages:

@@ -24,6 +24,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import OperationalError, connection
 
+from apps.events import clock as eventide_clock
 from apps.events import lifecycle, participation, reminders
 from apps.events.models import Event, Participation, Reminder
 from apps.events.tasks import send_event_reminder_emails
@@ -228,7 +229,7 @@ def test_lead_time_across_a_dst_change_is_24_real_hours(start, due_utc: datetime
     event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     ParticipationFactory.create(event=event)
     with time_machine.travel(due_utc - timedelta(seconds=1), tick=False) as clock:
-        assert reminders.next_due(lifecycle.now()) == due_utc
+        assert reminders.next_due(eventide_clock.now()) == due_utc
         assert reminders.send_due() == 0
         clock.move_to(due_utc)
         assert reminders.send_due() == 1
@@ -287,7 +288,7 @@ def test_a_database_error_in_the_prepared_claim_is_a_django_error(clock, monkeyp
         def execute(self, *args, **kwargs):
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(reminders, "psycopg", SimpleNamespace(Cursor=LostCursor))
+    monkeypatch.setattr(reminders.sending, "psycopg", SimpleNamespace(Cursor=LostCursor))
     with pytest.raises(OperationalError, match="server closed"):
         reminders.send_due()
     assert connection.errors_occurred  # Django will check the connection before reusing it
@@ -361,7 +362,7 @@ def mail_env(directory: Path) -> dict[str, str]:
 
 @pytest.fixture
 def thousand_due(transactional_db) -> list[str]:
-    start = lifecycle.now() + timedelta(hours=1)
+    start = eventide_clock.now() + timedelta(hours=1)
     event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     return bulk_participants(event, 1000)
 

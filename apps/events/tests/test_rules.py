@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.events import editing, participation, rules
+from apps.events import editing, errors, participation
 from apps.events.models import Event, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support.auth import token_for
@@ -154,7 +154,7 @@ def test_the_admin_refuses_capacity_below_the_participants(organizer: User, staf
 def test_the_domain_refuses_capacity_below_the_participants(organizer: User) -> None:
     event = EventFactory.create(organizer=organizer)
     ParticipationFactory.create_batch(2, event=event)
-    with pytest.raises(rules.InvalidValue) as refused:
+    with pytest.raises(errors.InvalidValue) as refused:
         editing.update_event(event.pk, capacity=1)
     assert refused.value.field == "capacity"
     assert editing.update_event(event.pk, capacity=2).capacity == 2
@@ -308,7 +308,7 @@ def test_someone_who_had_joined_cannot_join_a_closed_event_again(
     ParticipationFactory.create(event=event, user=participant)
     response = api_client(participant).post(f"/api/events/{event.pk}/join/")
     assert response.status_code == 409, response.content
-    with pytest.raises(participation.ParticipationRefused):
+    with pytest.raises(errors.ParticipationRefused):
         participation.join(event.pk, participant)
     page = logged_in(participant).post(f"/events/{event.pk}/join/", follow=True)
     assert [str(m) for m in page.context["messages"]] == [
@@ -336,7 +336,7 @@ def test_the_new_event_page_bounds_dates_like_the_api(organizer: User, start: st
 
 def test_end_after_start_is_one_rule_with_one_message(organizer: User) -> None:
     start = datetime(2030, 7, 1, 18, 0, tzinfo=UTC)
-    with pytest.raises(rules.InvalidValue) as refused:
+    with pytest.raises(errors.InvalidValue) as refused:
         editing.create_event(organizer, title="x", start_date=start, end_date=start)
     api = api_client(organizer).post(
         "/api/events/",

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from apps.events.schedule import PERIODIC_TASKS
+from apps.events.periodic import PERIODIC_TASKS
 from core.celery import app
 from tests.support import processes
 

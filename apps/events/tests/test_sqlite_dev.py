@@ -14,11 +14,11 @@ pytestmark = pytest.mark.e2e
 SNIPPET = """
 from datetime import timedelta
 from django.core import mail
-from apps.events import lifecycle, reminders
+from apps.events import clock, lifecycle, reminders
 from apps.events.models import Event, Participation, Reminder
 from django.contrib.auth.models import User
 demo = User.objects.get(username="demo")
-start = lifecycle.now() + timedelta(hours=1)
+start = clock.now() + timedelta(hours=1)
 soon = Event.objects.create(title="Soon", organizer=demo, start_date=start,
                             end_date=start + timedelta(hours=1), status="CONFIRMED")
 Participation.objects.create(event=soon, user=demo)

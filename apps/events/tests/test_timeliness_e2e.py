@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from apps.events import lifecycle, wakeup
+from apps.events import clock, lifecycle, scheduling
 from apps.events.management.commands.setup_event_lifecycle_tasks import sync_periodic_tasks
 from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import UserFactory
@@ -42,7 +42,7 @@ def summary(values: list[float]) -> str:
 def lifecycle_schedule(transactional_db: None) -> None:
     """The periodic tasks in the database before beat starts, and no wake-up thought pending."""
     sync_periodic_tasks()
-    wakeup.forget()
+    scheduling.forget()
 
 
 @pytest.mark.e2e
@@ -53,7 +53,7 @@ def test_events_start_and_complete_within_seconds_with_worker_and_beat(
     beat_process: processes.ManagedProcess,
 ) -> None:
     organizer = UserFactory.create()
-    first_start = lifecycle.now() + timedelta(seconds=10)  # after the 60 confirmations
+    first_start = clock.now() + timedelta(seconds=10)  # after the 60 confirmations
     drafts = Event.objects.bulk_create(
         Event(
             title=f"timely {i}",
@@ -68,7 +68,7 @@ def test_events_start_and_complete_within_seconds_with_worker_and_beat(
         lifecycle.confirm(draft.pk, actor=organizer)
 
     last_end = first_start + (EVENTS - 1) * SPACING + DURATION
-    remaining = (last_end - lifecycle.now()).total_seconds()
+    remaining = (last_end - clock.now()).total_seconds()
     processes.wait_for(
         lambda: Event.objects.filter(status=Status.COMPLETED).count() == EVENTS,
         timeout=remaining + 6 * 60,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from apps.events import effects, lifecycle, participation, wakeup
+from apps.events import effects, lifecycle, participation, scheduling, tasks
 from apps.events.models import Event, EventStatusChange
 from apps.events.tasks import send_event_reminder_emails, wake_up
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
@@ -32,7 +32,7 @@ class Enqueued:
 
 @pytest.fixture
 def enqueued(monkeypatch) -> Iterator[list[Enqueued]]:
-    """What `wakeup` hands to the broker, in order; the Redis de-duplication key is real."""
+    """What `scheduling` hands to the broker, in order; the Redis de-duplication key is real."""
     calls: list[Enqueued] = []
 
     def record(args, countdown):
@@ -40,9 +40,9 @@ def enqueued(monkeypatch) -> Iterator[list[Enqueued]]:
 
     monkeypatch.setattr(wake_up, "apply_async", record)
     monkeypatch.setattr(send_event_reminder_emails, "delay", lambda: None)
-    wakeup.forget()
+    scheduling.forget()
     yield calls
-    wakeup.forget()
+    scheduling.forget()
 
 
 @pytest.fixture
@@ -74,34 +74,34 @@ class TestNextDue:
     def test_nothing_scheduled_when_nothing_is_ever_due(self, clock, enqueued) -> None:
         event(-timedelta(hours=1), None, status=Status.ONGOING)
         event(timedelta(hours=1), timedelta(hours=2), status=Status.DRAFT)
-        assert wakeup.next_due(NOW) is None
-        assert wakeup.schedule_next() is None
+        assert scheduling.next_due(NOW) is None
+        assert scheduling.schedule_next() is None
         assert enqueued == []
 
     def test_next_start_of_a_confirmed_event(self, clock) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         event(timedelta(seconds=90), timedelta(hours=1))
-        assert wakeup.next_due(NOW) == NOW + timedelta(seconds=40)
+        assert scheduling.next_due(NOW) == NOW + timedelta(seconds=40)
 
     def test_next_end_of_an_active_event_just_after_it(self, clock) -> None:
         event(-timedelta(hours=1), timedelta(seconds=30), status=Status.ONGOING)
-        assert wakeup.next_due(NOW) == NOW + timedelta(seconds=30) + wakeup.END_MARGIN
+        assert scheduling.next_due(NOW) == NOW + timedelta(seconds=30) + scheduling.END_MARGIN
 
     def test_next_reminder_window_of_an_event_with_participants(self, clock) -> None:
         lonely = event(timedelta(hours=25), None)
-        assert wakeup.next_due(NOW) == lonely.start_date
+        assert scheduling.next_due(NOW) == lonely.start_date
         ParticipationFactory.create(event=event(timedelta(hours=26), None))
-        assert wakeup.next_due(NOW) == NOW + timedelta(hours=2)
+        assert scheduling.next_due(NOW) == NOW + timedelta(hours=2)
 
     def test_participant_without_a_reminder_in_an_open_window_is_due_now(self, clock) -> None:
         ParticipationFactory.create(event=event(timedelta(hours=3), None))
-        assert wakeup.next_due(NOW) == NOW
+        assert scheduling.next_due(NOW) == NOW
 
 
 class TestSchedule:
     def test_enqueues_at_the_due_moment(self, clock, enqueued) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
-        assert wakeup.schedule_next() == NOW + timedelta(seconds=40)
+        assert scheduling.schedule_next() == NOW + timedelta(seconds=40)
         assert enqueued == [Enqueued(NOW + timedelta(seconds=40), 40.0)]
 
     def test_a_burst_of_changes_enqueues_one_wake_up(self, clock, enqueued) -> None:
@@ -112,41 +112,46 @@ class TestSchedule:
 
     def test_later_moments_wait_behind_the_pending_wake_up(self, clock, enqueued) -> None:
         first = event(timedelta(seconds=40), timedelta(hours=1))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         event(timedelta(seconds=50), timedelta(hours=1))
         Event.objects.filter(pk=first.pk).update(status=Status.CANCELLED)
-        assert wakeup.schedule_next() is None
+        assert scheduling.schedule_next() is None
         assert len(enqueued) == 1
 
     def test_an_earlier_moment_enqueues_an_earlier_wake_up(self, clock, enqueued) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         event(timedelta(seconds=10), timedelta(hours=1))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         assert [e.countdown for e in enqueued] == [40.0, 10.0]
 
     def test_far_moments_are_cut_into_waits_below_the_visibility_timeout(
         self, clock, enqueued, settings
     ) -> None:
         event(timedelta(days=3), timedelta(days=3, hours=1))
-        wakeup.schedule_next()
-        assert enqueued == [Enqueued(NOW + wakeup.MAX_DELAY, wakeup.MAX_DELAY.total_seconds())]
+        scheduling.schedule_next()
+        assert enqueued == [
+            Enqueued(NOW + scheduling.MAX_DELAY, scheduling.MAX_DELAY.total_seconds())
+        ]
         visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-        assert wakeup.MAX_DELAY.total_seconds() + wakeup.GRACE.total_seconds() < visibility / 10
+        assert (
+            scheduling.MAX_DELAY.total_seconds() + scheduling.GRACE.total_seconds()
+            < visibility / 10
+        )
 
     def test_something_already_due_wakes_shortly_not_in_a_tight_loop(self, clock, enqueued) -> None:
         event(-timedelta(seconds=5), timedelta(hours=1))
-        wakeup.schedule_next()
-        assert enqueued == [Enqueued(NOW + wakeup.DUE_NOW_DELAY, 0.5)]
+        scheduling.schedule_next()
+        assert enqueued == [Enqueued(NOW + scheduling.DUE_NOW_DELAY, 0.5)]
 
     def test_a_wake_up_presumed_lost_no_longer_blocks_the_next(self, clock, enqueued) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         # Its message vanished (Redis restarted, worker lost it): nothing ran at +40 s.
-        clock.move_to(NOW + timedelta(seconds=40) + wakeup.GRACE - timedelta(seconds=1))
-        assert wakeup.schedule_next() is None
-        clock.move_to(NOW + timedelta(seconds=40) + wakeup.GRACE + timedelta(seconds=1))
-        assert wakeup.schedule_next() is not None
+        clock.move_to(NOW + timedelta(seconds=40) + scheduling.GRACE - timedelta(seconds=1))
+        assert scheduling.schedule_next() is None
+        clock.move_to(NOW + timedelta(seconds=40) + scheduling.GRACE + timedelta(seconds=1))
+        assert scheduling.schedule_next() is not None
         assert len(enqueued) == 2
 
     def test_countdown_across_the_march_clock_change_is_in_real_seconds(
@@ -156,7 +161,7 @@ class TestSchedule:
         clock.move_to(datetime(2026, 3, 29, 0, 59, tzinfo=UTC))
         start = datetime(2026, 3, 29, 2, 0, tzinfo=LONDON)
         EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         assert [e.countdown for e in enqueued] == [60.0]
 
     def test_a_scheduling_failure_never_breaks_the_change_that_caused_it(
@@ -165,7 +170,7 @@ class TestSchedule:
         def redis_down():
             raise ConnectionError("redis is down")
 
-        monkeypatch.setattr(wakeup, "_redis", redis_down)
+        monkeypatch.setattr(scheduling, "_redis", redis_down)
         event(timedelta(seconds=40), timedelta(hours=1))
         effects.reschedule()  # logs, does not raise
 
@@ -185,70 +190,70 @@ class TestHooks:
         soon = event(timedelta(hours=2), timedelta(hours=3))
         with django_capture_on_commit_callbacks(execute=True):
             participation.join(soon.pk, UserFactory.create())
-        assert [e.wake_at for e in enqueued] == [NOW + wakeup.DUE_NOW_DELAY]
+        assert [e.wake_at for e in enqueued] == [NOW + scheduling.DUE_NOW_DELAY]
 
 
 class TestWakeUpRun:
     def test_runs_the_due_sweeps_and_schedules_the_next_moment(self, clock, enqueued) -> None:
         starts = event(timedelta(seconds=10), timedelta(seconds=20))
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         clock.move_to(NOW + timedelta(seconds=10))
-        changes = wakeup.run(wakeup._stamp(enqueued[0].wake_at))
+        changes = tasks.wake(scheduling._stamp(enqueued[0].wake_at))
         assert [(c.event_id, c.to_status) for c in changes] == [(starts.pk, Status.ONGOING)]
-        assert enqueued[-1].wake_at == NOW + timedelta(seconds=20) + wakeup.END_MARGIN
+        assert enqueued[-1].wake_at == NOW + timedelta(seconds=20) + scheduling.END_MARGIN
         clock.move_to(enqueued[-1].wake_at)
-        assert [c.to_status for c in wakeup.run(wakeup._stamp(enqueued[-1].wake_at))] == [
+        assert [c.to_status for c in tasks.wake(scheduling._stamp(enqueued[-1].wake_at))] == [
             Status.COMPLETED
         ]
 
     def test_a_duplicated_wake_up_changes_nothing_twice(self, clock, enqueued) -> None:
         ends = event(-timedelta(hours=1), timedelta(seconds=10), status=Status.ONGOING)
-        wakeup.schedule_next()
-        stamp = wakeup._stamp(enqueued[0].wake_at)
+        scheduling.schedule_next()
+        stamp = scheduling._stamp(enqueued[0].wake_at)
         clock.move_to(enqueued[0].wake_at)
-        assert len(wakeup.run(stamp)) == 1
-        assert wakeup.run(stamp) == []
+        assert len(tasks.wake(stamp)) == 1
+        assert tasks.wake(stamp) == []
         assert EventStatusChange.objects.filter(event=ends).count() == 1
 
     def test_an_early_wake_up_does_nothing_and_schedules_the_due_moment(
         self, clock, enqueued
     ) -> None:
         event(timedelta(minutes=12), timedelta(hours=1))
-        wakeup.schedule_next()  # capped: wakes at +5 min, long before the start
+        scheduling.schedule_next()  # capped: wakes at +5 min, long before the start
         clock.move_to(enqueued[0].wake_at)
-        assert wakeup.run(wakeup._stamp(enqueued[0].wake_at)) == []
-        assert enqueued[-1].wake_at == NOW + 2 * wakeup.MAX_DELAY
+        assert tasks.wake(scheduling._stamp(enqueued[0].wake_at)) == []
+        assert enqueued[-1].wake_at == NOW + 2 * scheduling.MAX_DELAY
 
     def test_dates_moved_earlier_after_scheduling_wake_up_earlier(self, clock, enqueued) -> None:
         e = event(-timedelta(hours=1), timedelta(minutes=2), status=Status.ONGOING)
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         move_dates(e, -timedelta(hours=1), timedelta(seconds=15))
-        assert enqueued[-1].wake_at == NOW + timedelta(seconds=15) + wakeup.END_MARGIN
+        assert enqueued[-1].wake_at == NOW + timedelta(seconds=15) + scheduling.END_MARGIN
         clock.move_to(enqueued[-1].wake_at)
-        assert [c.event_id for c in wakeup.run(wakeup._stamp(enqueued[-1].wake_at))] == [e.pk]
+        assert [c.event_id for c in tasks.wake(scheduling._stamp(enqueued[-1].wake_at))] == [e.pk]
 
     def test_dates_moved_later_after_scheduling_complete_at_the_new_end(
         self, clock, enqueued
     ) -> None:
         e = event(-timedelta(hours=1), timedelta(seconds=15), status=Status.ONGOING)
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         stale = enqueued[0].wake_at
         move_dates(e, -timedelta(hours=1), timedelta(minutes=2))
         assert len(enqueued) == 1  # the pending, now early, wake-up stays
         clock.move_to(stale)
-        assert wakeup.run(wakeup._stamp(stale)) == []
+        assert tasks.wake(scheduling._stamp(stale)) == []
         assert Event.objects.get(pk=e.pk).status == Status.ONGOING
-        new_end = NOW + timedelta(minutes=2) + wakeup.END_MARGIN
+        new_end = NOW + timedelta(minutes=2) + scheduling.END_MARGIN
         assert enqueued[-1].wake_at == new_end
         clock.move_to(new_end)
-        assert [c.event_id for c in wakeup.run(wakeup._stamp(new_end))] == [e.pk]
+        assert [c.event_id for c in tasks.wake(scheduling._stamp(new_end))] == [e.pk]
 
     def test_end_date_cleared_after_scheduling_never_completes(self, clock, enqueued) -> None:
         e = event(-timedelta(hours=1), timedelta(seconds=15), status=Status.ONGOING)
-        wakeup.schedule_next()
+        scheduling.schedule_next()
         move_dates(e, -timedelta(hours=1), None)
         clock.move_to(enqueued[0].wake_at)
-        assert wakeup.run(wakeup._stamp(enqueued[0].wake_at)) == []
+        assert tasks.wake(scheduling._stamp(enqueued[0].wake_at)) == []
         assert Event.objects.get(pk=e.pk).status == Status.ONGOING
         assert len(enqueued) == 1  # nothing left to wake up for
 
@@ -258,9 +263,9 @@ class TestWakeUpRun:
         queued: list[str] = []
         monkeypatch.setattr(send_event_reminder_emails, "delay", lambda: queued.append("send"))
         ParticipationFactory.create(event=event(timedelta(hours=3), None))
-        wakeup.run(None)
+        tasks.wake(None)
         assert queued == ["send"]
-        wakeup.run(None)
+        tasks.wake(None)
         assert queued == ["send", "send"]  # still unsent: queued again, sending is idempotent
 
 
@@ -284,7 +289,7 @@ def test_editing_an_events_dates_reschedules_the_wake_up_after_commit(
         else changes
     )
     with (
-        mock.patch("apps.events.wakeup.schedule_next") as schedule_next,
+        mock.patch("apps.events.scheduling.schedule_next") as schedule_next,
         django_capture_on_commit_callbacks(execute=True),
     ):
         editing.update_event(event.pk, **fields)
@@ -298,7 +303,7 @@ def test_clearing_the_end_date_reschedules_too(django_capture_on_commit_callback
 
     event = EventFactory.create()
     with (
-        mock.patch("apps.events.wakeup.schedule_next") as schedule_next,
+        mock.patch("apps.events.scheduling.schedule_next") as schedule_next,
         django_capture_on_commit_callbacks(execute=True),
     ):
         editing.update_event(event.pk, end_date=None)

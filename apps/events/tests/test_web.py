@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from apps.events import editing
+from apps.events import editing, errors
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 
@@ -362,7 +362,7 @@ def test_finished_events_cannot_be_edited(alice: User, status: str) -> None:
 
 def test_update_event_refuses_an_event_finished_meanwhile(alice: User) -> None:
     event = EventFactory.create(organizer=alice, status=Status.COMPLETED)
-    with pytest.raises(editing.EditRefused):
+    with pytest.raises(errors.EditRefused):
         editing.update_event(event.pk, title="Too late")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 
-from apps.events import editing, rules
+from apps.events import editing, errors
 from apps.events.models import Event
 
 
@@ -58,6 +58,6 @@ class EventForm(forms.ModelForm):
         # (e.g. "Constraint event_end_after_start is violated").
         pass
 
-    def add_refusal(self, refused: rules.Refused) -> None:
+    def add_refusal(self, refused: errors.Refused) -> None:
         """Show a refusal of the domain on the field it is about, else above the form."""
         self.add_error(refused.field if refused.field in self.fields else None, refused.message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -14,9 +13,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.events import editing, lifecycle, participation, rules, selectors
+from apps.events import (
+    editing,
+    errors,
+    lifecycle,
+    participation,
+    selectors,
+)
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.web.forms import EventForm
+from core.users import signed_in
 
 Status = Event.EventStatus
 PAGE_SIZE = 20
@@ -54,7 +60,6 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     is_organizer = user.is_authenticated and event.organizer_id == user.pk
     joined = user.is_authenticated and Participation.objects.filter(event=event, user=user).exists()
-    at = lifecycle.now()
     context = {
         "event": event,
         "is_organizer": is_organizer,
@@ -62,7 +67,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_open": event.status in Event.ACTIVE_STATUSES,
         "is_full": event.capacity is not None and event.participant_count >= event.capacity,  # type: ignore[attr-defined]
         "can_edit": is_organizer and editing.can_edit(event),
-        "actions": _organizer_actions(event, at) if is_organizer else [],
+        "actions": lifecycle.available_actions(event, user),
         "confirm_first": CONFIRM_FIRST,
         "can_delete": is_organizer and event.status == Status.DRAFT,
         "history": selectors.history(event),
@@ -72,19 +77,6 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context["can_edit"] or context["actions"] or context["can_delete"] or context["history"]
     )
     return render(request, "events/detail.html", context)
-
-
-def _organizer_actions(event: Event, at: datetime) -> list[str]:
-    """The transitions the organizer can make now, so the page offers only those buttons."""
-    sources = {name: spec[0] for name, spec in lifecycle.MANUAL_TRANSITIONS.items()}
-    actions = []
-    if event.status in sources["confirm"] and event.start_date > at:
-        actions.append("confirm")
-    if event.status in sources["complete"] and event.start_date <= at:
-        actions.append("complete")
-    if event.status in sources["cancel"]:
-        actions.append("cancel")
-    return actions
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,7 +91,7 @@ def event_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse
         return render(request, "events/confirm.html", {"event": event, "action": action})
     try:
         TRANSITIONS[action](event.pk, actor=request.user, source=EventStatusChange.Source.WEB)
-    except lifecycle.InvalidTransition as refused:
+    except errors.InvalidTransition as refused:
         messages.error(request, f"Could not {action} the event: {refused.reason}")
     else:
         messages.success(request, f"Event {_PAST[action]}.")
@@ -111,8 +103,8 @@ def event_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse
 def event_join(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
-        participation.join(event.pk, request.user)
-    except rules.Refused as refused:
+        participation.join(event.pk, signed_in(request.user))
+    except errors.Refused as refused:
         messages.error(request, f"Could not join: {refused.message}")
     else:
         messages.success(request, "You are in. See you there!")
@@ -124,8 +116,8 @@ def event_join(request: HttpRequest, pk: int) -> HttpResponse:
 def event_leave(request: HttpRequest, pk: int) -> HttpResponse:
     event = _visible_event(request, pk)
     try:
-        left = participation.leave(event.pk, request.user)
-    except rules.Refused as refused:
+        left = participation.leave(event.pk, signed_in(request.user))
+    except errors.Refused as refused:
         messages.error(request, f"Could not leave: {refused.message}")
     else:
         messages.success(request, "You left the event." if left else "You had not joined it.")
@@ -143,7 +135,7 @@ def event_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "events/confirm.html", {"event": event, "action": "delete"})
     try:
         editing.delete_draft(event.pk)
-    except editing.EditRefused as refused:
+    except errors.EditRefused as refused:
         messages.error(request, f"Could not delete the event: {refused.message}")
         return redirect("events:detail", pk=event.pk)
     messages.success(request, f"Draft “{event.title}” deleted.")
@@ -154,7 +146,9 @@ def event_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def my_events(request: HttpRequest) -> HttpResponse:
     """Events I organize or joined; COMPLETED ones only with `?completed=1`."""
     show_completed = request.GET.get("completed") == "1"
-    events = selectors.with_counts(selectors.mine(request.user, include_completed=show_completed))
+    events = selectors.with_counts(
+        selectors.mine(signed_in(request.user), include_completed=show_completed)
+    )
     return render(
         request,
         "events/mine.html",
@@ -167,8 +161,8 @@ def event_create(request: HttpRequest) -> HttpResponse:
     form = EventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            event = editing.create_event(request.user, **form.cleaned_data)
-        except rules.Refused as refused:
+            event = editing.create_event(signed_in(request.user), **form.cleaned_data)
+        except errors.Refused as refused:
             form.add_refusal(refused)
         else:
             messages.success(request, "Draft created. Confirm it when you are ready to publish it.")
@@ -188,10 +182,10 @@ def event_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             editing.update_event(event.pk, **form.cleaned_data)
-        except editing.EditRefused as refused:  # finished meanwhile: nothing left to edit
+        except errors.EditRefused as refused:  # finished meanwhile: nothing left to edit
             messages.error(request, refused.message)
             return redirect("events:detail", pk=event.pk)
-        except rules.Refused as refused:
+        except errors.Refused as refused:
             form.add_refusal(refused)
         else:
             messages.success(request, "Event saved.")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
 
-from apps.events import lifecycle
+from apps.events import clock
 from apps.events.models import Event, Participation
 
 Status = Event.EventStatus
@@ -73,7 +73,7 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save()
             replaced = _delete_demo_events(user, DEMO_SPECS)
-            at = lifecycle.now()
+            at = clock.now()
             events = Event.objects.bulk_create(
                 Event(
                     title=title,

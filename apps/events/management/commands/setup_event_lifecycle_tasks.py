@@ -1,4 +1,4 @@
-"""Load the periodic tasks declared in `apps.events.schedule` into django-celery-beat."""
+"""Load the periodic tasks declared in `apps.events.periodic` into django-celery-beat."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from apps.events.schedule import PERIODIC_TASKS, PeriodicSpec
+from apps.events.periodic import PERIODIC_TASKS, PeriodicSpec
 
 
 def _schedule_fields(spec: PeriodicSpec) -> dict[str, Any]:

@@ -24,11 +24,16 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db.models import Min
 
-from apps.events import lifecycle, reminders
+from apps.events import clock
 from apps.events.models import Event
+from apps.events.reminders import queries as reminders
+
+# Enqueued by name: the task's module imports this one, not the other way round.
+WAKE_UP_TASK = "events.wake_up"
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ def schedule_next() -> datetime | None:
 
     Returns the wake-up time enqueued, or None when nothing was enqueued.
     """
-    at = lifecycle.now()
+    at = clock.now()
     due = next_due(at)
     if due is None:
         return None
@@ -107,8 +112,6 @@ def schedule_next() -> datetime | None:
 
 def schedule_at(wake_at: datetime, at: datetime) -> bool:
     """Enqueue `events.wake_up` for `wake_at` if no wake-up at or before it is pending."""
-    from apps.events.tasks import wake_up
-
     countdown = max((wake_at - at).total_seconds(), 0.0)
     ttl_ms = int((countdown + GRACE.total_seconds()) * 1000)
     claimed = _redis().eval(
@@ -116,24 +119,15 @@ def schedule_at(wake_at: datetime, at: datetime) -> bool:
     )
     if not claimed:
         return False
-    wake_up.apply_async(args=[_stamp(wake_at)], countdown=countdown)
+    current_app.signature(WAKE_UP_TASK, args=[_stamp(wake_at)]).apply_async(countdown=countdown)
     logger.debug("wake-up scheduled at %s (in %.3fs)", wake_at.isoformat(), countdown)
     return True
 
 
-def run(wake_at: str | None = None) -> list[lifecycle.Transition]:
-    """The wake-up: run the due sweeps, queue the reminder emails, schedule the next wake-up."""
+def release(wake_at: str | None) -> None:
+    """The wake-up for `wake_at` has started: it no longer blocks an earlier or equal schedule."""
     if wake_at is not None:
         _redis().eval(_RELEASE, 1, KEY, wake_at)
-    changes = lifecycle.start_started()
-    at = lifecycle.now()
-    reminders.create_due(at)
-    if reminders.pending(at).exists():
-        from apps.events.tasks import send_event_reminder_emails
-
-        send_event_reminder_emails.delay()
-    schedule_next()
-    return changes
 
 
 def forget() -> None:

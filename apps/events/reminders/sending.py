@@ -1,11 +1,7 @@
-"""Reminder emails: one per participant and event, REMINDER_LEAD_HOURS before the start.
+"""Sending the due reminders, each exactly once, and the guarantee it gives.
 
-Rows are created lazily: each run inserts a `Reminder` for every participation of an event that
-has entered its reminder window (one INSERT ... SELECT ... ON CONFLICT DO NOTHING), so joining
-after the window opened still gets one, and nothing needs to happen at join time.
-
-Sending, and the guarantee it gives. The pending rows are listed (no locks) a batch at a time;
-then each email is its own short transaction:
+The pending rows are listed (no locks) a batch at a time; then each email is its own short
+transaction:
 
     claim and mark the row: one UPDATE sent_at ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED,
                             still unsent, still due) -- not yet visible to anyone
@@ -38,105 +34,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parseaddr
+from datetime import datetime
 from queue import Queue
 from smtplib import SMTPException
-from types import SimpleNamespace
 from typing import Any
 
-import icalendar
 import psycopg
 from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
-from django.db.models import DateTimeField, Exists, Min, OuterRef, QuerySet, Value
-from django.template.loader import render_to_string
-from django.utils.html import escape
 
-from apps.events import lifecycle
-from apps.events.models import Event, Participation, Reminder
+from apps.events import clock, sql
+from apps.events.models import Reminder
+from apps.events.reminders.queries import create_due, pending
+from apps.events.reminders.rendering import EventParts, build_message
 
 logger = logging.getLogger(__name__)
-
-Status = Event.EventStatus
 
 
 class NotSent(Exception):
     """The email backend accepted none of the messages handed to it."""
-
-
-def lead_time() -> timedelta:
-    return timedelta(hours=settings.REMINDER_LEAD_HOURS)
-
-
-def due_participations(at: datetime) -> QuerySet[Participation]:
-    """Participations whose event is CONFIRMED and starts within the lead time after `at`."""
-    return (
-        Participation.objects.filter(
-            event__status=Status.CONFIRMED,
-            event__start_date__gt=at,
-            event__start_date__lte=at + lead_time(),
-        )
-        .exclude(user__email="")
-        .order_by()
-    )
-
-
-def _reminder_exists() -> Exists:
-    return Exists(
-        Reminder.objects.filter(event_id=OuterRef("event_id"), user_id=OuterRef("user_id"))
-    )
-
-
-def pending(at: datetime) -> QuerySet[Reminder]:
-    """Unsent reminders that are still due: event still CONFIRMED, in its window, user still in."""
-    still_joined = Exists(
-        Participation.objects.filter(event_id=OuterRef("event_id"), user_id=OuterRef("user_id"))
-    )
-    return Reminder.objects.filter(
-        still_joined,
-        sent_at__isnull=True,
-        event__status=Status.CONFIRMED,
-        event__start_date__gt=at,
-        event__start_date__lte=at + lead_time(),
-    )
-
-
-def create_due(at: datetime | None = None) -> int:
-    """Create the missing reminder rows of every due participation, in one statement."""
-    at = at or lifecycle.now()
-    select_sql, params = (
-        due_participations(at)
-        .annotate(created=Value(at, output_field=DateTimeField()))
-        .values_list("event_id", "user_id", "created")
-        .query.sql_with_params()
-    )
-    table = Reminder._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (event_id, user_id, created_at) {select_sql} "
-            "ON CONFLICT (event_id, user_id) DO NOTHING",
-            params,
-        )
-        return max(cursor.rowcount, 0)
-
-
-def next_due(at: datetime) -> datetime | None:
-    """When reminders are next due: `at` if a due participation has no row yet, else the moment
-    the next event with participants enters its window."""
-    if due_participations(at).filter(~_reminder_exists()).exists():
-        return at
-    with_participants = Exists(
-        Participation.objects.filter(event_id=OuterRef("pk")).exclude(user__email="")
-    )
-    first_start = Event.objects.filter(
-        with_participants, status=Status.CONFIRMED, start_date__gt=at + lead_time()
-    ).aggregate(first=Min("start_date"))["first"]
-    return first_start - lead_time() if first_start else None
 
 
 # Pending reminders listed (with their event and user) per query; each is then claimed alone.
@@ -151,12 +70,12 @@ def send_due(at: datetime | None = None, senders: int | None = None) -> int:
     is unsent and still due. Claiming "the first pending row" for every email instead joined and
     sorted all pending rows each time: quadratic, 79 emails/s at 2,000 participants.
     """
-    at = at or lifecycle.now()
+    at = at or clock.now()
     senders = settings.REMINDER_SENDERS if senders is None else senders
     create_due(at)
     claim = Claim.for_due_at(at)
     work = _pending_with_parts(at)
-    alone = connection.in_atomic_block or not connection.features.has_select_for_update
+    alone = connection.in_atomic_block or not sql.is_postgresql()
     if senders <= 1 or alone:
         with mail.get_connection() as backend:
             return sum(_send_one(backend, reminder, parts, claim) for reminder, parts in work)
@@ -253,20 +172,20 @@ class Claim:
         # those on the row's newest version after the lock, so a row another sender has just
         # committed is dropped; a condition inside the IN (...) is judged on the older snapshot.
         # SQLite (`make dev`) has no row locks and needs none: it runs one writer at a time.
-        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
-        sql = (
-            f"UPDATE {table} SET sent_at = %s WHERE id = ("
+        lock = " FOR UPDATE SKIP LOCKED" if sql.is_postgresql() else ""
+        statement = (
+            f"UPDATE {table} SET sent_at = %s WHERE id = ("  # names from the model
             f"SELECT id FROM {table} WHERE id = %s AND sent_at IS NULL AND id IN ({due_sql})"
             f"{lock}) RETURNING id"
         )
-        return cls(sql=sql, marked_at=lifecycle.now(), due_params=tuple(due_params))
+        return cls(sql=statement, marked_at=clock.now(), due_params=tuple(due_params))
 
     def params(self, reminder_id: int) -> list[Any]:
         return [self.marked_at, reminder_id, *self.due_params]
 
     def take(self, reminder_id: int) -> bool:
         """Run the claim in the caller's transaction; whether the caller now owns the row."""
-        if connection.vendor != "postgresql" or not settings.REMINDER_PREPARED_CLAIM:
+        if not sql.is_postgresql() or not settings.REMINDER_PREPARED_CLAIM:
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, self.params(reminder_id))
                 return cursor.fetchone() is not None
@@ -302,85 +221,3 @@ def _send_one(backend: Any, reminder: Reminder, parts: EventParts, claim: Claim)
         logger.warning("reminder %s not sent; the next run retries it", reminder.pk, exc_info=True)
         return False
     return True
-
-
-def message_id(reminder: Reminder) -> str:
-    """The same Message-ID however often the reminder is sent, so a resend is recognisable."""
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "eventide.local"
-    return f"<reminder-{reminder.pk}.event-{reminder.event_id}@{domain}>"
-
-
-@dataclass(frozen=True)
-class EventParts:
-    """What every reminder of one event shares, made once per run rather than once per email.
-
-    The bodies are rendered once with a placeholder where the recipient's name goes; each
-    email only substitutes the name (HTML-escaped in the HTML part, as the template would).
-    """
-
-    subject: str
-    calendar: str
-    text: str
-    html: str
-    placeholder: str
-
-    @classmethod
-    def of(cls, event: Event) -> EventParts:
-        placeholder = f"recipient-{uuid.uuid4().hex}"
-        recipient = SimpleNamespace(get_username=lambda: placeholder)
-        context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
-        subject = " ".join(render_to_string("events/email/reminder_subject.txt", context).split())
-        return cls(
-            subject=subject,
-            calendar=calendar_for(event),
-            text=render_to_string("events/email/reminder.txt", context),
-            html=render_to_string("events/email/reminder.html", context),
-            placeholder=placeholder,
-        )
-
-    def bodies_for(self, username: str) -> tuple[str, str]:
-        return (
-            self.text.replace(self.placeholder, username),
-            self.html.replace(self.placeholder, escape(username)),
-        )
-
-
-def build_message(
-    reminder: Reminder, parts: EventParts | None = None
-) -> mail.EmailMultiAlternatives:
-    # No `connection=`: the caller hands the message to its backend, and a message that carries
-    # its backend makes the locmem backend's deepcopy of it copy the backend too.
-    event, user = reminder.event, reminder.user
-    parts = parts or EventParts.of(event)
-    text, html = parts.bodies_for(user.get_username())
-    message = mail.EmailMultiAlternatives(
-        subject=parts.subject,
-        body=text,
-        to=[user.email],
-        headers={"Message-ID": message_id(reminder)},
-    )
-    message.attach_alternative(html, "text/html")
-    message.attach(f"event-{event.pk}.ics", parts.calendar, "text/calendar")
-    return message
-
-
-def calendar_for(event: Event) -> str:
-    """An iCalendar file with the event, times in UTC."""
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//Eventide//Event reminder//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    entry = icalendar.Event()
-    entry.add("uid", f"event-{event.pk}@eventide")
-    entry.add("dtstamp", lifecycle.now())
-    entry.add("dtstart", event.start_date)
-    if event.end_date is not None:
-        entry.add("dtend", event.end_date)
-    entry.add("summary", event.title)
-    if event.venue:
-        entry.add("location", event.venue)
-    if event.description:
-        entry.add("description", event.description)
-    entry.add("status", "CONFIRMED")
-    calendar.add_component(entry)
-    return calendar.to_ical().decode()
