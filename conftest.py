@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: factories, real worker and beat processes."""
+"""Fixtures shared by every test: plain-http settings, an empty cache, real worker and beat
+processes. Factories live in apps/events/tests/factories.py."""
 
 from __future__ import annotations
 

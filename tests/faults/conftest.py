@@ -11,8 +11,6 @@ from django.db import connection
 from tests.support import processes
 from tests.support.faults import RedisServer, TcpProxy
 
-pytestmark = pytest.mark.faults
-
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
