@@ -9,8 +9,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventide
 
 PORT ?= 8000
 export FLOWER_PORT ?= 5555
+TEST_PROCESSES ?= 2
+# One Redis server per test process (core/settings/test.py), started by test-services.
+TEST_REDIS_URLS ?= redis://127.0.0.1:6379 redis://127.0.0.1:6479
+TEST_REDIS := TEST_REDIS_URLS="$(TEST_REDIS_URLS)"
 # The suite never reads the developer's .env (make dev's DEBUG settings): it runs as CI does.
-TEST_ENV := DJANGO_ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL)
+TEST_ENV := DJANGO_ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) $(TEST_REDIS)
 
 .PHONY: dev test test-fast test-services lint format install redis migrate lock clean
 
@@ -50,11 +54,13 @@ dev: .env install redis migrate
 
 # PostgreSQL and Redis for the suite: started when installed but not running, else one line.
 test-services: install
-	@TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/test_services.py
+	@TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(TEST_REDIS) $(PY) scripts/test_services.py
 
-# The whole suite: unit, API, real worker/beat/Daphne processes, browsers, faults.
+# The whole suite: unit, API, real worker/beat/Daphne processes, browsers, faults. Two processes
+# (pytest-xdist, a file's tests stay together), each with its own database and Redis server
+# (tests/support/xdist_redis.py, a plugin: `python -m` puts the checkout on sys.path for it).
 test: test-services
-	$(TEST_ENV) $(BIN)/pytest
+	$(TEST_ENV) $(PY) -m pytest -p tests.support.xdist_redis -n $(TEST_PROCESSES) --dist loadfile
 
 # The quick subset while working: no real processes, browsers or faults.
 test-fast: test-services

@@ -169,3 +169,6 @@ if __name__ == "__main__":
         os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eventide")
     )
     ensure_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+    # One more Redis per parallel test process beyond the first (core/settings/test.py).
+    for extra in os.environ.get("TEST_REDIS_URLS", "").split()[1:]:
+        ensure_redis(extra)

@@ -119,7 +119,7 @@ def schedule_at(wake_at: datetime, at: datetime) -> bool:
     )
     if not claimed:
         return False
-    current_app.signature(WAKE_UP_TASK, args=[_stamp(wake_at)]).apply_async(countdown=countdown)
+    current_app.tasks[WAKE_UP_TASK].apply_async(args=[_stamp(wake_at)], countdown=countdown)
     logger.debug("wake-up scheduled at %s (in %.3fs)", wake_at.isoformat(), countdown)
     return True
 
