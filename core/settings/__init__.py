@@ -104,6 +104,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # `make dev` runs web, worker and beat on one SQLite file. Without these a wake-up that met
+    # the web's write failed at once with "database is locked" (and was retried 5 s later):
+    # WAL lets readers work beside the one writer, IMMEDIATE takes the write lock when a
+    # transaction begins rather than upgrading to it midway (which fails without waiting), and
+    # `timeout` is how long a writer waits for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
