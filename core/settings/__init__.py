@@ -184,6 +184,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # covers the admin and the web login as well as the API, by username and by address alike.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_CACHE = "default"
+# Not its "AXES: BEGIN version ..." line on every manage.py command, nor user agents in its logs.
+AXES_VERBOSE = False
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 # Either one locks: a username being guessed from many addresses, an address trying many names.
