@@ -35,7 +35,7 @@ def publish_raw(broker_url: str, body: bytes, headers: dict[str, object], conten
 
 
 def test_bad_messages_are_refused_and_the_worker_keeps_processing(
-    fault_env, tmp_path: Path
+    fault_env: dict[str, str], tmp_path: Path
 ) -> None:
     broker = fault_env["CELERY_BROKER_URL"]
     marker = tmp_path / "pickle-payload-ran"

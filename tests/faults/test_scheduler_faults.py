@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
+from time_machine import TimeMachineFixture
 
 from apps.events import lifecycle
 from apps.events.models import Event, Reminder
@@ -34,7 +35,9 @@ def runs_of(task: str) -> int:
     return TaskResult.objects.filter(task_name=task).count()
 
 
-def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(fault_env) -> None:
+def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(
+    fault_env: dict[str, str],
+) -> None:
     backlog = 500
     create_due_events(backlog)
     call_command("setup_event_lifecycle_tasks")
@@ -67,7 +70,9 @@ def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(fault_env) ->
     assert (book.completed, book.audit_rows, book.most_rows_for_one_event) == (backlog, backlog, 1)
 
 
-def test_two_beats_by_mistake_transition_and_remind_each_once(fault_env, tmp_path: Path) -> None:
+def test_two_beats_by_mistake_transition_and_remind_each_once(
+    fault_env: dict[str, str], tmp_path: Path
+) -> None:
     env = dict(
         fault_env,
         EMAIL_URL=f"filemail:///{tmp_path}",
@@ -127,7 +132,7 @@ def test_two_beats_by_mistake_transition_and_remind_each_once(fault_env, tmp_pat
 
 @pytest.mark.parametrize("concurrency", ["1", "2"])
 def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
-    fault_env, concurrency: str
+    fault_env: dict[str, str], concurrency: str
 ) -> None:
     # With one pool process the deliveries run one after the other: the second finds nothing.
     # With two they may overlap, and SKIP LOCKED splits the events between them (e.g. 1 + 299):
@@ -162,7 +167,7 @@ def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
     assert (book.completed, book.audit_rows, book.most_rows_for_one_event) == (due, due, 1)
 
 
-def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env) -> None:
+def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env: dict[str, str]) -> None:
     # The wake-up for this event goes to the test process's broker, which no worker here reads:
     # for the processes under test it is lost. Only their periodic sweep can complete it.
     interval = 5
@@ -191,7 +196,9 @@ def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env) -> Non
     assert f"Sending due task Mark Ended Events as Completed ({SWEEP})" in beat.output()
 
 
-def test_events_in_the_dst_hours_transition_once_at_the_right_instant(time_machine) -> None:
+def test_events_in_the_dst_hours_transition_once_at_the_right_instant(
+    time_machine: TimeMachineFixture,
+) -> None:
     """A sweep every minute through both 2026 changes; events end every 7 minutes around them."""
     from datetime import UTC, datetime
 

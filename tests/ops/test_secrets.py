@@ -84,7 +84,9 @@ def log_output(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger,
     yield logging.getLogger("eventide.redact"), stream
 
 
-def test_a_log_line_with_a_url_password_is_masked(log_output) -> None:
+def test_a_log_line_with_a_url_password_is_masked(
+    log_output: tuple[logging.Logger, io.StringIO],
+) -> None:
     logger, stream = log_output
     url = f"redis://:{PASSWORD}@10.0.0.5:6379/1"
     logger.info("broker at %s", url)
@@ -101,7 +103,7 @@ def test_a_log_line_with_a_url_password_is_masked(log_output) -> None:
     assert "publish failed" in output and "ConnectionError" in output
 
 
-def test_a_json_log_line_stays_json(log_output) -> None:
+def test_a_json_log_line_stays_json(log_output: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = log_output
     logger.info("to %s", f"postgres://u:{PASSWORD}@db/x")
     line = stream.getvalue().strip()

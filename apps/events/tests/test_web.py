@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from apps.events import editing, errors
 from apps.events.models import Event, EventStatusChange, Participation
@@ -35,11 +37,11 @@ def logged_in(user: User) -> Client:
     return client
 
 
-def messages_of(response) -> list[str]:
+def messages_of(response: Any) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-def titles(response) -> list[str]:
+def titles(response: Any) -> list[str]:
     return [event.title for event in response.context["page"].object_list]
 
 
@@ -71,7 +73,7 @@ def test_discovery_is_ordered_by_start_and_searchable_by_title(client: Client) -
 
 
 def test_discovery_costs_the_same_queries_for_many_events(
-    client: Client, django_assert_max_num_queries
+    client: Client, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     EventFactory.create_batch(25)
     ParticipationFactory.create_batch(5, event=Event.objects.first())
