@@ -58,8 +58,10 @@ def test_redis_killed_for_30s_and_restarted_empty_worker_and_beat_resume(
         processes.wait_for(lambda: completed(after), 90)
         resumed = time.monotonic() - restarted_at
 
-        assert worker.proc is not None and worker.proc.poll() is None, "worker exited"
-        assert beat.proc is not None and beat.proc.poll() is None, "beat exited"
+        assert worker.proc is not None, "worker exited"
+        assert worker.proc.poll() is None, "worker exited"
+        assert beat.proc is not None, "beat exited"
+        assert beat.proc.poll() is None, "beat exited"
         # Still consuming, not merely reconnected: a second event goes through as well.
         again = ending_in(0.5)
         processes.wait_for(lambda: completed(again), 30)

@@ -127,7 +127,8 @@ def test_two_beats_by_mistake_transition_and_remind_each_once(
     )
     assert (book.completed, book.most_rows_for_one_event) == (len(ending), 1)
     assert sum(sent.values()) == len(addresses)
-    assert set(sent) == set(addresses) and max(sent.values()) == 1
+    assert set(sent) == set(addresses)
+    assert max(sent.values()) == 1
 
 
 @pytest.mark.parametrize("concurrency", ["1", "2"])
@@ -163,7 +164,8 @@ def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
     if concurrency == "1":
         assert counts == [0, due]
     else:
-        assert len(counts) == 2 and sum(counts) == due
+        assert len(counts) == 2
+        assert sum(counts) == due
     assert (book.completed, book.audit_rows, book.most_rows_for_one_event) == (due, due, 1)
 
 
@@ -189,7 +191,8 @@ def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env: dict[s
         beat.stop()
         worker.stop()
     event.refresh_from_db()
-    assert event.completed_at is not None and event.end_date is not None
+    assert event.completed_at is not None
+    assert event.end_date is not None
     lag = (event.completed_at - event.end_date).total_seconds()
     report("lost wake-up", interval_s=interval, lag_after_end_s=f"{lag:.1f}")
     assert ledger().most_rows_for_one_event == 1
@@ -219,7 +222,8 @@ def test_events_in_the_dst_hours_transition_once_at_the_right_instant(
         for event in events:
             event.refresh_from_db()
             assert event.status == Status.COMPLETED
-            assert event.end_date is not None and event.completed_at is not None
+            assert event.end_date is not None
+            assert event.completed_at is not None
             # Completed by the first sweep after the end, in real (UTC) time.
             assert timedelta(0) < event.completed_at - event.end_date <= timedelta(minutes=1)
     book = ledger()

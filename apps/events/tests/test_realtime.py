@@ -28,6 +28,8 @@ from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import EventFactory, UserFactory
 from tests.support import processes
 
+logger = logging.getLogger(__name__)
+
 Status = Event.EventStatus
 AT = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -255,7 +257,7 @@ def test_sweep_of_10000_spends_little_time_publishing(
     )
 
     assert len(timings) == 1
-    print(f"\nsweep of 10,000 transitions: publish_transitions took {timings[0] * 1000:.1f} ms")
+    logger.info(f"sweep of 10,000 transitions: publish_transitions took {timings[0] * 1000:.1f} ms")
     batches = [m for m in received if m["type"] == "event.status.batch"]
     assert len(batches) == 20
     assert len({c["event_id"] for b in batches for c in b["changes"]}) == 10_000

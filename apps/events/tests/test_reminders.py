@@ -4,6 +4,7 @@ worker processes running at once and a worker SIGKILLed in the middle of a batch
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import signal
 import threading
@@ -36,6 +37,8 @@ from apps.events.tasks import send_event_reminder_emails
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support import processes
 from tests.support.mail import recipients, sent_messages
+
+logger = logging.getLogger(__name__)
 
 User = get_user_model()
 Status = Event.EventStatus
@@ -98,9 +101,11 @@ class TestReminderRules:
         [message] = mail.outbox
         assert isinstance(message, mail.EmailMultiAlternatives)
         assert "Harbour walk" in message.subject
-        assert "Harbour walk" in message.body and "Pier 4" in message.body
+        assert "Harbour walk" in message.body
+        assert "Pier 4" in message.body
         [(html, mimetype)] = message.alternatives
-        assert mimetype == "text/html" and "<strong>Harbour walk</strong>" in str(html)
+        assert mimetype == "text/html"
+        assert "<strong>Harbour walk</strong>" in str(html)
         [(filename, ics, ics_type)] = message.attachments
         assert (filename, ics_type) == (f"event-{event.pk}.ics", "text/calendar")
         entry = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
@@ -126,7 +131,8 @@ class TestReminderRules:
             by_recipient["3@x.org"],
             by_recipient["11@x.org"],
         )
-        assert "Hello ann," in ann_text and "Hello <b>bo&b</b>," in bob_text
+        assert "Hello ann," in ann_text
+        assert "Hello <b>bo&b</b>," in bob_text
         assert "Hello ann," in ann_html
         assert "Hello &lt;b&gt;bo&amp;b&lt;/b&gt;," in bob_html
         assert "recipient-" not in ann_text + bob_text + ann_html + bob_html
@@ -275,7 +281,7 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
     started = time.perf_counter()
     with django_assert_max_num_queries(2 * 1000 + 4):
         assert reminders.send_due() == 1000
-    print(f"\n1,000 reminders sent in-process in {time.perf_counter() - started:.2f}s")
+    logger.info(f"1,000 reminders sent in-process in {time.perf_counter() - started:.2f}s")
     assert claim_executions() - claims_before == 1000
     assert reminders.send_due() == 0
     assert sorted(reminded()) == sorted(addresses)
@@ -438,7 +444,7 @@ def test_two_workers_sending_at_once_send_each_reminder_once(
     assert sum(map(sum, per_worker)) == 1000
     # Both processes really sent: the rows were split between them, not done twice.
     assert all(sum(counts) > 0 for counts in per_worker), per_worker
-    print(f"\nreminders sent per worker: {[sum(c) for c in per_worker]}")
+    logger.info(f"reminders sent per worker: {[sum(c) for c in per_worker]}")
 
 
 @pytest.mark.e2e
@@ -473,8 +479,8 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
         second.stop()
 
     assert_each_once(tmp_path, thousand_due, window)
-    print(
-        f"\nkilled after {sent_before_restart} marked sent / {emails_before_restart} emails "
+    logger.info(
+        f"killed after {sent_before_restart} marked sent / {emails_before_restart} emails "
         f"written; restarted worker sent {1000 - sent_before_restart}; "
         f"total {len(recipients(tmp_path))} emails to {len(set(recipients(tmp_path)))} people"
     )
@@ -507,7 +513,8 @@ def test_senders_side_by_side_send_each_reminder_once_and_close_their_connection
     assert sorted(reminded()) == sorted(thousand_due)
     assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
     # The work really was shared out, and no thread left its connection open.
-    assert len(by_thread) == 4 and min(by_thread.values()) > 0, by_thread
+    assert len(by_thread) == 4, by_thread
+    assert min(by_thread.values()) > 0, by_thread
     assert "MainThread" not in by_thread
     processes.wait_for(lambda: open_connections() <= before, timeout=10)
 
