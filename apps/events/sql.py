@@ -35,7 +35,8 @@ def sweep_statement(
     Written out rather than select_for_update(), which Django refuses outside a transaction.
     """
     assignments = ", ".join(f"{column} = %s" for column in ["status", "updated_at", *extra])
-    # Table and column names come from the models, values are parameters.
+    # Table and column names come from the models (extra's keys are the lifecycle's literal
+    # column names), due_sql is compiled by the ORM; every value is a parameter.
     sql = f"""
         WITH due(id, status) AS ({due_sql} FOR UPDATE SKIP LOCKED),
         moved AS (
@@ -48,6 +49,6 @@ def sweep_statement(
             SELECT id, from_status, %s, %s, NULL, %s FROM moved
         )
         SELECT id, from_status FROM moved
-    """
+    """  # noqa: S608
     params = [*due_params, to_status, at, *extra.values(), to_status, at, source]
     return sql, params

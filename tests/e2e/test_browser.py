@@ -6,6 +6,7 @@ an open page without a reload; the run saves the screenshots of docs/screenshots
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from apps.events import lifecycle
 from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support import processes
+
+logger = logging.getLogger(__name__)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -198,7 +201,7 @@ def report_lag(page: Any, event: Event) -> None:
             due = event.end_date if change.to_status == Status.COMPLETED else event.start_date
             assert due is not None
             late = (change.at - due).total_seconds()
-            print(f"{change.to_status}: {late:.2f}s after due, on the page {lag:.3f}s later")
+            logger.info(f"{change.to_status}: {late:.2f}s after due, on the page {lag:.3f}s later")
 
 
 def still_same_page(page: Any) -> bool:
@@ -269,7 +272,9 @@ def test_an_event_goes_live_from_sign_up_to_completed_without_a_reload(
     assert badge(attendee).get_attribute("data-status") == Status.CONFIRMED, (
         "the event started before the attendee's page loaded: nothing left to watch live"
     )
-    print(f"joined with {(start - timezone.now()).total_seconds():.1f}s to spare before the start")
+    logger.info(
+        f"joined with {(start - timezone.now()).total_seconds():.1f}s to spare before the start"
+    )
     mark_page(attendee)
     mark_page(organizer)
 
@@ -279,7 +284,8 @@ def test_an_event_goes_live_from_sign_up_to_completed_without_a_reload(
     shoot(attendee, "event-detail")
     wait_for_status(attendee, Status.COMPLETED)
     wait_for_status(organizer, Status.COMPLETED)
-    assert still_same_page(attendee) and still_same_page(organizer)
+    assert still_same_page(attendee)
+    assert still_same_page(organizer)
     assert {Status.ONGOING, Status.COMPLETED} <= set(pushed_statuses(sent, event.pk)), sent
     report_lag(attendee, event)
 
@@ -397,4 +403,5 @@ def test_the_api_docs_render_offline_under_the_policy(server: Server, browser: A
     page.wait_for_selector("[data-section-id]")
     # ReDoc's "API docs by Redocly" badge is an image on their CDN; the policy refuses it.
     problems = [p for p in problems if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in p]
-    assert tried == [] and problems == []
+    assert tried == []
+    assert problems == []

@@ -38,7 +38,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_shell_examples_run_as_shown(worker_process) -> None:
+def test_shell_examples_run_as_shown(worker_process: processes.ManagedProcess) -> None:
     call_command("setup_event_lifecycle_tasks")
     past = timezone.now() - timedelta(minutes=1)
     EventFactory.create_batch(2, start_date=past - timedelta(hours=1), end_date=past)
@@ -71,7 +71,7 @@ def test_redis_broker_database_answers_ping() -> None:
     assert settings.CHANNEL_LAYER_URL.endswith("/0")
 
 
-def test_celery_command_line_tools_work(worker_process) -> None:
+def test_celery_command_line_tools_work(worker_process: processes.ManagedProcess) -> None:
     """`celery -A core call/result/inspect/...` set Django up before using the result backend."""
     past = timezone.now() - timedelta(minutes=1)
     EventFactory.create_batch(3, start_date=past - timedelta(hours=1), end_date=past)

@@ -20,7 +20,9 @@ Status = Event.EventStatus
 TASK = "events.mark_ended_events_as_completed"
 
 
-def test_delay_runs_on_the_worker_and_stores_the_result_in_the_database(worker_process) -> None:
+def test_delay_runs_on_the_worker_and_stores_the_result_in_the_database(
+    worker_process: processes.ManagedProcess,
+) -> None:
     past = timezone.now() - timedelta(minutes=5)
     EventFactory.create_batch(2, start_date=past - timedelta(hours=1), end_date=past)
     result = mark_ended_events_as_completed.delay()
@@ -32,7 +34,9 @@ def test_delay_runs_on_the_worker_and_stores_the_result_in_the_database(worker_p
     assert stored.result == "2"
 
 
-def test_beat_sends_the_sweep_and_the_worker_completes_a_due_event(worker_process) -> None:
+def test_beat_sends_the_sweep_and_the_worker_completes_a_due_event(
+    worker_process: processes.ManagedProcess,
+) -> None:
     # Only the seed's sweep, every second, so the completion can only come from it.
     run_only({TASK: 1})
     event = EventFactory.create(
@@ -61,7 +65,7 @@ def test_beat_sends_the_sweep_and_the_worker_completes_a_due_event(worker_proces
     )
 
 
-def test_inspect_registered_lists_the_tasks(worker_process) -> None:
+def test_inspect_registered_lists_the_tasks(worker_process: processes.ManagedProcess) -> None:
     completed = subprocess.run(
         processes.celery("inspect", "registered", "--timeout", "10"),
         env=processes.child_env(),

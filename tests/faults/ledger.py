@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db.models import Count, Max
 
 from apps.events.models import Event, EventStatusChange
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,5 +36,5 @@ def ledger(to_status: str = Event.EventStatus.COMPLETED) -> Ledger:
 
 
 def report(name: str, **figures: object) -> None:
-    """One line per test with its figures, collected in the closing note (`pytest -s`)."""
-    print(f"\nFAULT {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
+    """One log line per test with its figures, collected in the closing note (`pytest -s`)."""
+    logger.info(f"FAULT {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))

@@ -35,7 +35,7 @@ def publish_raw(broker_url: str, body: bytes, headers: dict[str, object], conten
 
 
 def test_bad_messages_are_refused_and_the_worker_keeps_processing(
-    fault_env, tmp_path: Path
+    fault_env: dict[str, str], tmp_path: Path
 ) -> None:
     broker = fault_env["CELERY_BROKER_URL"]
     marker = tmp_path / "pickle-payload-ran"
@@ -56,14 +56,16 @@ def test_bad_messages_are_refused_and_the_worker_keeps_processing(
         create_due_events(50)
         good = send_task(fault_env, SWEEP)
         processes.wait_for(lambda: f"{SWEEP}[{good}] succeeded" in worker.output(), 60)
-        assert worker.proc is not None and worker.proc.poll() is None
+        assert worker.proc is not None
+        assert worker.proc.poll() is None
     finally:
         worker.stop()
     output = worker.output()
     assert not marker.exists(), "the pickle payload was deserialized"
     assert "ContentDisallowed" in output or "untrusted content" in output
     assert "events.no_such_task" in output
-    assert ledger().completed == 50 and ledger().duplicates == 0
+    assert ledger().completed == 50
+    assert ledger().duplicates == 0
     report(
         "malformed and pickle messages",
         bad_messages=len(bad),

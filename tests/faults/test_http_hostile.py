@@ -84,8 +84,8 @@ NASTY_QUERY_VALUES += NASTY_STRINGS[1:] + NASTY_DATES[:7] + NASTY_IDS
 def snapshot() -> str:
     digest = hashlib.sha256()
     with connection.cursor() as cursor:
-        for table in TABLES:
-            cursor.execute(f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t")
+        for table in TABLES:  # the constant list above: no value reaches the SQL text
+            cursor.execute(f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t")  # noqa: S608
             digest.update(str(cursor.fetchone()).encode())
     return digest.hexdigest()
 

@@ -19,6 +19,7 @@ from tests.faults.test_worker_crash import (
 )
 from tests.support import processes
 from tests.support.beat import run_only
+from tests.support.faults import RedisServer, TcpProxy
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 Status = Event.EventStatus
@@ -39,7 +40,7 @@ def completed(event: Event) -> bool:
 
 
 def test_redis_killed_for_30s_and_restarted_empty_worker_and_beat_resume(
-    fault_env, redis_server
+    fault_env: dict[str, str], redis_server: RedisServer
 ) -> None:
     run_only({SWEEP: 1})
     worker = processes.worker(fault_env).start()
@@ -57,8 +58,10 @@ def test_redis_killed_for_30s_and_restarted_empty_worker_and_beat_resume(
         processes.wait_for(lambda: completed(after), 90)
         resumed = time.monotonic() - restarted_at
 
-        assert worker.proc is not None and worker.proc.poll() is None, "worker exited"
-        assert beat.proc is not None and beat.proc.poll() is None, "beat exited"
+        assert worker.proc is not None, "worker exited"
+        assert worker.proc.poll() is None, "worker exited"
+        assert beat.proc is not None, "beat exited"
+        assert beat.proc.poll() is None, "beat exited"
         # Still consuming, not merely reconnected: a second event goes through as well.
         again = ending_in(0.5)
         processes.wait_for(lambda: completed(again), 30)
@@ -76,7 +79,7 @@ def test_redis_killed_for_30s_and_restarted_empty_worker_and_beat_resume(
 
 
 def test_database_unreachable_for_20s_during_a_sweep_retries_and_succeeds(
-    fault_env, db_proxy
+    fault_env: dict[str, str], db_proxy: TcpProxy
 ) -> None:
     due = 2_000
     create_due_events(due)

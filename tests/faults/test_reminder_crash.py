@@ -30,7 +30,7 @@ def sent_rows() -> int:
 
 
 def test_worker_killed_while_sending_2000_reminders_then_restarted(
-    fault_env, tmp_path: Path
+    fault_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = dict(
         fault_env,

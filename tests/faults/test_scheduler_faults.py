@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
+from time_machine import TimeMachineFixture
 
 from apps.events import lifecycle
 from apps.events.models import Event, Reminder
@@ -34,7 +35,9 @@ def runs_of(task: str) -> int:
     return TaskResult.objects.filter(task_name=task).count()
 
 
-def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(fault_env) -> None:
+def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(
+    fault_env: dict[str, str],
+) -> None:
     backlog = 500
     create_due_events(backlog)
     call_command("setup_event_lifecycle_tasks")
@@ -67,7 +70,9 @@ def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(fault_env) ->
     assert (book.completed, book.audit_rows, book.most_rows_for_one_event) == (backlog, backlog, 1)
 
 
-def test_two_beats_by_mistake_transition_and_remind_each_once(fault_env, tmp_path: Path) -> None:
+def test_two_beats_by_mistake_transition_and_remind_each_once(
+    fault_env: dict[str, str], tmp_path: Path
+) -> None:
     env = dict(
         fault_env,
         EMAIL_URL=f"filemail:///{tmp_path}",
@@ -122,12 +127,13 @@ def test_two_beats_by_mistake_transition_and_remind_each_once(fault_env, tmp_pat
     )
     assert (book.completed, book.most_rows_for_one_event) == (len(ending), 1)
     assert sum(sent.values()) == len(addresses)
-    assert set(sent) == set(addresses) and max(sent.values()) == 1
+    assert set(sent) == set(addresses)
+    assert max(sent.values()) == 1
 
 
 @pytest.mark.parametrize("concurrency", ["1", "2"])
 def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
-    fault_env, concurrency: str
+    fault_env: dict[str, str], concurrency: str
 ) -> None:
     # With one pool process the deliveries run one after the other: the second finds nothing.
     # With two they may overlap, and SKIP LOCKED splits the events between them (e.g. 1 + 299):
@@ -158,11 +164,12 @@ def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
     if concurrency == "1":
         assert counts == [0, due]
     else:
-        assert len(counts) == 2 and sum(counts) == due
+        assert len(counts) == 2
+        assert sum(counts) == due
     assert (book.completed, book.audit_rows, book.most_rows_for_one_event) == (due, due, 1)
 
 
-def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env) -> None:
+def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env: dict[str, str]) -> None:
     # The wake-up for this event goes to the test process's broker, which no worker here reads:
     # for the processes under test it is lost. Only their periodic sweep can complete it.
     interval = 5
@@ -184,14 +191,17 @@ def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env) -> Non
         beat.stop()
         worker.stop()
     event.refresh_from_db()
-    assert event.completed_at is not None and event.end_date is not None
+    assert event.completed_at is not None
+    assert event.end_date is not None
     lag = (event.completed_at - event.end_date).total_seconds()
     report("lost wake-up", interval_s=interval, lag_after_end_s=f"{lag:.1f}")
     assert ledger().most_rows_for_one_event == 1
     assert f"Sending due task Mark Ended Events as Completed ({SWEEP})" in beat.output()
 
 
-def test_events_in_the_dst_hours_transition_once_at_the_right_instant(time_machine) -> None:
+def test_events_in_the_dst_hours_transition_once_at_the_right_instant(
+    time_machine: TimeMachineFixture,
+) -> None:
     """A sweep every minute through both 2026 changes; events end every 7 minutes around them."""
     from datetime import UTC, datetime
 
@@ -212,7 +222,8 @@ def test_events_in_the_dst_hours_transition_once_at_the_right_instant(time_machi
         for event in events:
             event.refresh_from_db()
             assert event.status == Status.COMPLETED
-            assert event.end_date is not None and event.completed_at is not None
+            assert event.end_date is not None
+            assert event.completed_at is not None
             # Completed by the first sweep after the end, in real (UTC) time.
             assert timedelta(0) < event.completed_at - event.end_date <= timedelta(minutes=1)
     book = ledger()

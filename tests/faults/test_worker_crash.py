@@ -66,7 +66,9 @@ def pool_children(main_pid: int) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def test_pool_child_killed_mid_sweep_the_message_is_requeued_and_finishes(fault_env) -> None:
+def test_pool_child_killed_mid_sweep_the_message_is_requeued_and_finishes(
+    fault_env: dict[str, str],
+) -> None:
     create_due_events(DUE)
     worker = processes.worker(fault_env, "-c", "1").start()
     lock = frozen_audit_table()
@@ -99,7 +101,7 @@ def test_pool_child_killed_mid_sweep_the_message_is_requeued_and_finishes(fault_
 
 
 def test_whole_worker_killed_mid_sweep_then_restarted_completes_everything_once(
-    fault_env,
+    fault_env: dict[str, str],
 ) -> None:
     create_due_events(DUE)
     run_only({SWEEP: 1})  # no beat runs until after the kill

@@ -130,9 +130,8 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     result = subprocess.run(
         [tool, "verify", *sorted(map(str, units.iterdir()))], capture_output=True, text=True
     )
-    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
-        result.stdout + result.stderr
-    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
     # The same check reports a unit whose command does not exist (so it can fail).
     broken = units / "broken.service"
     broken.write_text((units / "django.service").read_text().replace("bin/daphne", "bin/nope"))
@@ -200,7 +199,8 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
     assert (tmp_path / "beat.pid").read_text().strip().isdigit()
     for log in (worker_log, beat_log):
         first = log.read_text().splitlines()[0]
-        assert first.startswith("{") and '"levelname"' in first, first
+        assert first.startswith("{"), first
+        assert '"levelname"' in first, first
 
 
 COMPOSE = DEPLOY / "docker-compose.yaml"
@@ -301,7 +301,8 @@ def test_dockerfile_is_slim_non_root_with_pinned_dependencies() -> None:
         for line in (processes.REPO / "requirements.txt").read_text().splitlines()
     ]
     packages = [line for line in requirements if line and not line.startswith("-")]
-    assert packages and all("==" in line for line in packages)
+    assert packages
+    assert all("==" in line for line in packages)
 
 
 def interpolate(text: str, env: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ from typing import cast
 import httpx
 import pytest
 import websockets
-from django.test import override_settings
+from django.test import Client, override_settings
 from websockets.typing import Origin
 
 from core import health
@@ -61,7 +61,7 @@ def redis_layers(url: str) -> dict:
     }
 
 
-def test_healthz_is_ok_when_database_broker_and_channel_layer_answer(client) -> None:
+def test_healthz_is_ok_when_database_broker_and_channel_layer_answer(client: Client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {
@@ -71,7 +71,7 @@ def test_healthz_is_ok_when_database_broker_and_channel_layer_answer(client) -> 
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client) -> None:
+def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client: Client) -> None:
     with override_settings(CELERY_BROKER_URL=f"redis://127.0.0.1:{closed_port()}/1"):
         response = client.get("/healthz")
     assert response.status_code == 503
@@ -81,7 +81,9 @@ def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client) -> None
     assert body["checks"] == {"database": "ok", "broker": "error", "channel_layer": "ok"}
 
 
-def test_healthz_is_503_naming_the_channel_layer_when_its_redis_is_unreachable(client) -> None:
+def test_healthz_is_503_naming_the_channel_layer_when_its_redis_is_unreachable(
+    client: Client,
+) -> None:
     with override_settings(CHANNEL_LAYERS=redis_layers(f"redis://127.0.0.1:{closed_port()}/0")):
         response = client.get("/healthz")
     assert response.status_code == 503

@@ -65,7 +65,7 @@ def test_every_configured_handler_masks_credentials() -> None:
 
 
 @pytest.fixture(params=["text", "json"])
-def log_output(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+def log_output(request: pytest.FixtureRequest) -> tuple[logging.Logger, io.StringIO]:
     """A logger writing through the console handler of LOGGING (its filters, the formatter)."""
     stream = io.StringIO()
     handler = {**LOGGING["handlers"]["console"], "formatter": request.param}
@@ -81,10 +81,12 @@ def log_output(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger,
             },
         }
     )
-    yield logging.getLogger("eventide.redact"), stream
+    return logging.getLogger("eventide.redact"), stream
 
 
-def test_a_log_line_with_a_url_password_is_masked(log_output) -> None:
+def test_a_log_line_with_a_url_password_is_masked(
+    log_output: tuple[logging.Logger, io.StringIO],
+) -> None:
     logger, stream = log_output
     url = f"redis://:{PASSWORD}@10.0.0.5:6379/1"
     logger.info("broker at %s", url)
@@ -98,10 +100,11 @@ def test_a_log_line_with_a_url_password_is_masked(log_output) -> None:
     output = stream.getvalue()
     assert PASSWORD not in output
     assert output.count(MASK) >= 3
-    assert "publish failed" in output and "ConnectionError" in output
+    assert "publish failed" in output
+    assert "ConnectionError" in output
 
 
-def test_a_json_log_line_stays_json(log_output) -> None:
+def test_a_json_log_line_stays_json(log_output: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = log_output
     logger.info("to %s", f"postgres://u:{PASSWORD}@db/x")
     line = stream.getvalue().strip()
@@ -159,7 +162,8 @@ def test_inspect_conf_never_prints_a_password(redis_with_password: str) -> None:
 
     output = inspected.stdout + inspected.stderr
     assert inspected.returncode == 0, output
-    assert "REDIS_URL" in output and "CHANNEL_LAYERS" in output, output
+    assert "REDIS_URL" in output, output
+    assert "CHANNEL_LAYERS" in output, output
     assert f"redis://:{MASK}@127.0.0.1" in output, output
     assert PASSWORD not in output
     assert PASSWORD not in worker.output()

@@ -87,7 +87,8 @@ def test_worker_refuses_a_pickled_message_and_keeps_processing_json_tasks(
     assert mark_ended_events_as_completed.delay().get(timeout=60) == 0
     assert not marker.exists(), "the pickle payload was deserialized"
     assert not TaskResult.objects.filter(task_id=pickled_id).exists()
-    assert proc.proc is not None and proc.proc.poll() is None
+    assert proc.proc is not None
+    assert proc.proc.poll() is None
     refusal = next(line for line in json_lines(logfile) if "pickle" in line["message"])
     assert "ContentDisallowed" in refusal["message"] or "untrusted" in refusal["message"]
 

@@ -100,7 +100,8 @@ def test_each_login_is_a_new_token_expiring_after_api_token_ttl_days(anon: APICl
     second = anon.post("/api/auth/token/", credentials, format="json").json()
     assert first["token"] != second["token"]
     expires_at = parse_datetime(first["expires_at"])
-    assert expires_at is not None and expires_at.utcoffset() is not None
+    assert expires_at is not None
+    assert expires_at.utcoffset() is not None
     assert abs(expires_at - (timezone.now() + timedelta(days=30))) < timedelta(minutes=1)
 
 

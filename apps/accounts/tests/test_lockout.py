@@ -70,7 +70,8 @@ def assert_locked_out(entry: EntryPoint, response: Any) -> None:
     assert int(response["Retry-After"]) == COOL_OFF_SECONDS
     if entry.path.startswith("/api/"):
         body = response.json()
-        assert set(body) == {"detail"} and isinstance(body["detail"], str)
+        assert set(body) == {"detail"}
+        assert isinstance(body["detail"], str)
         assert "Try again in 15 minutes" in body["detail"]
     else:
         assert response["Content-Type"].startswith("text/html")

@@ -173,8 +173,9 @@ class Claim:
         # committed is dropped; a condition inside the IN (...) is judged on the older snapshot.
         # SQLite (`make dev`) has no row locks and needs none: it runs one writer at a time.
         lock = " FOR UPDATE SKIP LOCKED" if sql.is_postgresql() else ""
+        # Names from the model, due_sql compiled by the ORM; every value is a parameter.
         statement = (
-            f"UPDATE {table} SET sent_at = %s WHERE id = ("  # names from the model
+            f"UPDATE {table} SET sent_at = %s WHERE id = ("  # noqa: S608
             f"SELECT id FROM {table} WHERE id = %s AND sent_at IS NULL AND id IN ({due_sql})"
             f"{lock}) RETURNING id"
         )

@@ -31,7 +31,7 @@ def response_validator(openapi_schema: dict[str, Any]) -> ResponseValidator:
 @pytest.fixture(autouse=True)
 def api_responses_match_the_schema(
     response_validator: ResponseValidator, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+) -> None:
     """Every APIClient response to a documented operation is validated by openapi-core."""
     request = APIClient.request
 
@@ -40,8 +40,7 @@ def api_responses_match_the_schema(
         response_validator.check(response)
         return response
 
-    monkeypatch.setattr(APIClient, "request", validated)
-    yield
+    monkeypatch.setattr(APIClient, "request", validated)  # undone by monkeypatch's teardown
 
 
 @pytest.fixture

@@ -206,7 +206,7 @@ def test_query_datetimes_with_offsets_postgresql_refuses_are_converted(anon: API
 
 
 @pytest.mark.parametrize(
-    "query, field",
+    ("query", "field"),
     [
         ("status=COMPLETED", "status"),
         ("status=nonsense", "status"),
@@ -407,7 +407,7 @@ BAD_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("body, field", BAD_BODIES)
+@pytest.mark.parametrize(("body", "field"), BAD_BODIES)
 def test_invalid_bodies_are_400_naming_the_field(
     as_organizer: APIClient, body: dict[str, Any], field: str
 ) -> None:
@@ -422,7 +422,7 @@ def test_invalid_bodies_are_400_naming_the_field(
 
 
 @pytest.mark.parametrize(
-    "payload, content_type, status_code",
+    ("payload", "content_type", "status_code"),
     [
         ("{not json", "application/json", 400),
         ("[1, 2]", "application/json", 400),
@@ -582,7 +582,7 @@ def make(kind: str, organizer: Any) -> Event:
     return ended(organizer, Status.COMPLETED if kind == "completed" else Status.ARCHIVED)
 
 
-@pytest.mark.parametrize("action, kind", REFUSED)
+@pytest.mark.parametrize(("action", "kind"), REFUSED)
 def test_refused_transitions_are_409_and_change_nothing(
     as_organizer: APIClient, organizer: Any, action: str, kind: str
 ) -> None:
@@ -700,7 +700,7 @@ def test_my_events_by_role_status_and_archive(
 
 
 @pytest.mark.parametrize(
-    "query, field",
+    ("query", "field"),
     [
         ("role=boss", "role"),
         ("status=DONE", "status"),

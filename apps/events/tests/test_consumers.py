@@ -15,6 +15,7 @@ import pytest
 import redis
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import realtime
 from core.asgi import application
@@ -73,7 +74,7 @@ def test_an_event_id_beyond_bigint_is_closed_with_4404() -> None:
     assert run(scenario) == {"type": "websocket.close", "code": 4404}
 
 
-def test_text_that_is_not_json_and_binary_frames_are_ignored(redis_db0) -> None:
+def test_text_that_is_not_json_and_binary_frames_are_ignored(redis_db0: redis.Redis) -> None:
     async def scenario() -> str:
         ws = communicator("/ws/events/")
         assert (await ws.connect())[0]
@@ -89,7 +90,7 @@ def test_text_that_is_not_json_and_binary_frames_are_ignored(redis_db0) -> None:
     assert members(redis_db0, realtime.PUBLIC_GROUP) == []
 
 
-def test_the_channel_leaves_its_group_even_when_a_handler_raises(redis_db0) -> None:
+def test_the_channel_leaves_its_group_even_when_a_handler_raises(redis_db0: redis.Redis) -> None:
     async def scenario() -> list[bytes]:
         ws = communicator("/ws/events/")
         assert (await ws.connect())[0]
@@ -104,7 +105,9 @@ def test_the_channel_leaves_its_group_even_when_a_handler_raises(redis_db0) -> N
     assert members(redis_db0, realtime.PUBLIC_GROUP) == []
 
 
-def test_a_client_flooding_frames_is_closed_and_leaves_its_group(redis_db0, settings) -> None:
+def test_a_client_flooding_frames_is_closed_and_leaves_its_group(
+    redis_db0: redis.Redis, settings: SettingsWrapper
+) -> None:
     settings.WS_MAX_FRAMES_PER_SECOND = 5
 
     async def scenario() -> Any:
@@ -120,7 +123,9 @@ def test_a_client_flooding_frames_is_closed_and_leaves_its_group(redis_db0, sett
     assert members(redis_db0, realtime.PUBLIC_GROUP) == []
 
 
-def test_a_client_under_the_rate_is_not_closed(redis_db0, settings) -> None:
+def test_a_client_under_the_rate_is_not_closed(
+    redis_db0: redis.Redis, settings: SettingsWrapper
+) -> None:
     settings.WS_MAX_FRAMES_PER_SECOND = 5
 
     async def scenario() -> bool:
@@ -138,7 +143,9 @@ def test_a_client_under_the_rate_is_not_closed(redis_db0, settings) -> None:
 
 
 @pytest.mark.parametrize("frame", [{"text_data": "x" * 4097}, {"bytes_data": b"x" * 4097}])
-def test_a_frame_over_the_size_limit_is_closed(redis_db0, settings, frame) -> None:
+def test_a_frame_over_the_size_limit_is_closed(
+    redis_db0: redis.Redis, settings: SettingsWrapper, frame: dict[str, str | bytes]
+) -> None:
     settings.WS_MAX_FRAME_BYTES = 4096
 
     async def scenario() -> Any:

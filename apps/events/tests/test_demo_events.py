@@ -30,7 +30,8 @@ def test_demo_data_has_every_status_and_a_demo_login() -> None:
     assert f"for user '{DEMO_USERNAME}' (password '{DEMO_PASSWORD}')" in output
     assert set(Event.objects.values_list("status", flat=True)) == set(Status.values)
     user = authenticate(username=DEMO_USERNAME, password=DEMO_PASSWORD)
-    assert user is not None and user.is_staff
+    assert user is not None
+    assert user.is_staff
 
 
 def test_demo_data_has_transitions_due_within_minutes() -> None:

@@ -44,7 +44,7 @@ DEEP = [b"[" * 100_000, b'{"a":' * 100_000, b"[" * 5_000 + b"]" * 5_000]
 
 @pytest.mark.parametrize("body", DEEP, ids=["arrays", "objects", "balanced"])
 @pytest.mark.parametrize(
-    "method, path",
+    ("method", "path"),
     [
         ("POST", "/api/events/"),
         ("PATCH", "/api/events/{id}/"),
@@ -66,7 +66,7 @@ def test_deeply_nested_json_is_a_400_not_a_recursion_error(
 
 
 @pytest.mark.parametrize(
-    "body, content_type",
+    ("body", "content_type"),
     [
         (b'{"title": "\xff\xfe"}', "application/json"),
         ('{"title": "x"}'.encode("utf-16"), "application/json"),
@@ -120,7 +120,7 @@ def test_a_nul_byte_in_a_page_query_string_is_a_400(page: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "query, name",
+    ("query", "name"),
     [
         ("q=%00", "q"),
         ("status=CONFIRMED&status=%00", "status"),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.db import connection
+from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock, errors, lifecycle, sql, transitions
 from apps.events.models import Event, EventStatusChange
@@ -37,7 +40,7 @@ def sweep_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
+def frozen_clock() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
@@ -88,7 +91,9 @@ def test_events_not_due_are_untouched() -> None:
     assert not EventStatusChange.objects.exists()
 
 
-def test_event_ending_exactly_now_completes_a_microsecond_later(frozen_clock) -> None:
+def test_event_ending_exactly_now_completes_a_microsecond_later(
+    frozen_clock: time_machine.Coordinates,
+) -> None:
     event = EventFactory.create(
         status=Status.ONGOING, start_date=NOW - timedelta(hours=1), end_date=NOW
     )
@@ -122,7 +127,7 @@ def test_sweep_writes_one_audit_row_per_event() -> None:
 
 @pytest.mark.parametrize("fold", [0, 1], ids=["first-01:30-BST", "second-01:30-GMT"])
 def test_event_ending_in_the_repeated_october_hour_completes_at_the_right_instant(
-    frozen_clock, fold: int
+    frozen_clock: time_machine.Coordinates, fold: int
 ) -> None:
     # 2026-10-25: London clocks go back at 02:00 BST, so 01:00-02:00 happens twice.
     # Arithmetic in UTC: adding a timedelta to a London datetime is wall-clock arithmetic.
@@ -143,7 +148,9 @@ def test_event_ending_in_the_repeated_october_hour_completes_at_the_right_instan
     assert [c.event_id for c in lifecycle.complete_ended()] == [event.pk]
 
 
-def test_event_ending_just_after_the_skipped_march_hour(frozen_clock) -> None:
+def test_event_ending_just_after_the_skipped_march_hour(
+    frozen_clock: time_machine.Coordinates,
+) -> None:
     # 2026-03-29: 01:00 GMT jumps to 02:00 BST; 01:59 GMT and 02:00 BST are one minute apart.
     end = datetime(2026, 3, 29, 2, 0, tzinfo=LONDON)
     event = EventFactory.create(
@@ -157,7 +164,7 @@ def test_event_ending_just_after_the_skipped_march_hour(frozen_clock) -> None:
 
 @pytest.mark.parametrize("due", [1, 1000])
 def test_sweep_query_count_does_not_depend_on_how_many_are_due(
-    django_assert_max_num_queries, due: int, sweep_implementation: str
+    django_assert_max_num_queries: DjangoAssertNumQueries, due: int, sweep_implementation: str
 ) -> None:
     organizer = UserFactory.create()
     Event.objects.bulk_create(
@@ -201,7 +208,7 @@ def test_confirmed_event_already_over_goes_straight_to_completed_once() -> None:
     assert statuses(event) == [Status.COMPLETED]
 
 
-def test_old_completed_event_is_archived(settings) -> None:
+def test_old_completed_event_is_archived(settings: SettingsWrapper) -> None:
     settings.ARCHIVE_AFTER_DAYS = 90
     old = ended(Status.COMPLETED, ago=timedelta(days=91))
     recent = ended(Status.COMPLETED, ago=timedelta(days=89))

@@ -16,15 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
+from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock, lifecycle, realtime
 from apps.events.lifecycle import Transition
 from apps.events.models import Event, EventStatusChange
 from apps.events.tests.factories import EventFactory, UserFactory
 from tests.support import processes
+
+logger = logging.getLogger(__name__)
 
 Status = Event.EventStatus
 AT = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -104,7 +108,9 @@ def test_changes_of_events_that_were_never_public_stay_off_the_public_stream() -
 # --- publishing through real Redis -------------------------------------------------------------
 
 
-def test_public_stream_gets_batches_and_only_watched_events_get_their_own(redis_db0) -> None:
+def test_public_stream_gets_batches_and_only_watched_events_get_their_own(
+    redis_db0: redis.Redis,
+) -> None:
     changes = [change(i) for i in range(1, 1201)]
     received = publish_and_receive(
         [realtime.PUBLIC_GROUP, realtime.event_group(42)],
@@ -119,7 +125,9 @@ def test_public_stream_gets_batches_and_only_watched_events_get_their_own(redis_
     assert sorted(c["event_id"] for b in batches for c in b["changes"]) == list(range(1, 1201))
 
 
-def test_a_publish_sends_nothing_to_unwatched_event_groups(redis_db0, monkeypatch) -> None:
+def test_a_publish_sends_nothing_to_unwatched_event_groups(
+    redis_db0: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layer = get_channel_layer()
     sent: list[str] = []
     original = layer.group_send
@@ -137,7 +145,7 @@ def test_a_publish_sends_nothing_to_unwatched_event_groups(redis_db0, monkeypatc
     assert sorted(sent) == sorted([realtime.PUBLIC_GROUP] * 2 + [realtime.event_group(3)])
 
 
-def test_publishes_reuse_the_same_redis_connections(redis_db0) -> None:
+def test_publishes_reuse_the_same_redis_connections(redis_db0: redis.Redis) -> None:
     def connections_opened() -> int:
         return int(redis_db0.info("stats")["total_connections_received"])
 
@@ -148,7 +156,7 @@ def test_publishes_reuse_the_same_redis_connections(redis_db0) -> None:
     assert connections_opened() - before == 0
 
 
-def test_a_publish_after_redis_dropped_the_connections_reconnects(redis_db0) -> None:
+def test_a_publish_after_redis_dropped_the_connections_reconnects(redis_db0: redis.Redis) -> None:
     realtime.publish_transitions([change(1)])
     redis_db0.client_kill_filter(_type="normal", skipme=True)  # as a Redis restart would
     received = publish_and_receive(
@@ -157,7 +165,7 @@ def test_a_publish_after_redis_dropped_the_connections_reconnects(redis_db0) -> 
     assert received[0]["event_id"] == 2
 
 
-def test_a_forked_process_publishes_on_its_own_loop(redis_db0) -> None:
+def test_a_forked_process_publishes_on_its_own_loop(redis_db0: redis.Redis) -> None:
     realtime.publish_transitions([change(1)])  # this process now has a running push loop
     pid = os.fork()
     if pid == 0:  # the child, like a Celery pool process forked after the parent published
@@ -195,7 +203,10 @@ def silent_server() -> Iterator[int]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("redis_state", ["closed port", "never answers"])
 def test_transition_commits_when_the_channel_layer_is_unreachable(
-    settings, caplog, silent_server, redis_state: str
+    settings: SettingsWrapper,
+    caplog: pytest.LogCaptureFixture,
+    silent_server: int,
+    redis_state: str,
 ) -> None:
     port = processes.free_port() if redis_state == "closed port" else silent_server
     settings.CHANNEL_LAYERS = unreachable_layer(f"redis://127.0.0.1:{port}/0")
@@ -213,7 +224,9 @@ def test_transition_commits_when_the_channel_layer_is_unreachable(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweep_of_10000_spends_little_time_publishing(redis_db0, monkeypatch) -> None:
+def test_sweep_of_10000_spends_little_time_publishing(
+    redis_db0: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     organizer = UserFactory.create()
     now = clock.now()
     Event.objects.bulk_create(
@@ -244,7 +257,7 @@ def test_sweep_of_10000_spends_little_time_publishing(redis_db0, monkeypatch) ->
     )
 
     assert len(timings) == 1
-    print(f"\nsweep of 10,000 transitions: publish_transitions took {timings[0] * 1000:.1f} ms")
+    logger.info(f"sweep of 10,000 transitions: publish_transitions took {timings[0] * 1000:.1f} ms")
     batches = [m for m in received if m["type"] == "event.status.batch"]
     assert len(batches) == 20
     assert len({c["event_id"] for b in batches for c in b["changes"]}) == 10_000

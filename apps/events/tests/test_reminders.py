@@ -4,14 +4,17 @@ worker processes running at once and a worker SIGKILLed in the middle of a batch
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -21,8 +24,11 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.mail import EmailMessage
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import OperationalError, connection
+from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock as eventide_clock
 from apps.events import lifecycle, participation, reminders
@@ -32,6 +38,8 @@ from apps.events.tests.factories import EventFactory, ParticipationFactory, User
 from tests.support import processes
 from tests.support.mail import recipients, sent_messages
 
+logger = logging.getLogger(__name__)
+
 User = get_user_model()
 Status = Event.EventStatus
 LONDON = ZoneInfo("Europe/London")
@@ -40,17 +48,17 @@ LEAD = timedelta(hours=24)
 
 
 @pytest.fixture(autouse=True)
-def lead_of_24_hours(settings) -> None:
+def lead_of_24_hours(settings: SettingsWrapper) -> None:
     settings.REMINDER_LEAD_HOURS = 24
 
 
 @pytest.fixture
-def clock():
+def clock() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
 
-def event_starting_in(delta: timedelta, **fields) -> Event:
+def event_starting_in(delta: timedelta, **fields: object) -> Event:
     start = NOW + delta
     return EventFactory.create(start_date=start, end_date=start + timedelta(hours=2), **fields)
 
@@ -70,7 +78,9 @@ def bulk_participants(event: Event, count: int) -> list[str]:
 
 @pytest.mark.django_db
 class TestReminderRules:
-    def test_participant_is_reminded_once_when_the_lead_time_is_reached(self, clock) -> None:
+    def test_participant_is_reminded_once_when_the_lead_time_is_reached(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(LEAD + timedelta(minutes=1))
         member = ParticipationFactory.create(event=event).user
 
@@ -81,7 +91,9 @@ class TestReminderRules:
         assert reminded() == [member.email]
         assert Reminder.objects.get().sent_at == NOW + timedelta(minutes=1)
 
-    def test_email_has_text_html_and_a_calendar_attachment(self, clock) -> None:
+    def test_email_has_text_html_and_a_calendar_attachment(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(hours=3), title="Harbour walk", venue="Pier 4")
         ParticipationFactory.create(event=event)
         reminders.send_due()
@@ -89,9 +101,11 @@ class TestReminderRules:
         [message] = mail.outbox
         assert isinstance(message, mail.EmailMultiAlternatives)
         assert "Harbour walk" in message.subject
-        assert "Harbour walk" in message.body and "Pier 4" in message.body
+        assert "Harbour walk" in message.body
+        assert "Pier 4" in message.body
         [(html, mimetype)] = message.alternatives
-        assert mimetype == "text/html" and "<strong>Harbour walk</strong>" in str(html)
+        assert mimetype == "text/html"
+        assert "<strong>Harbour walk</strong>" in str(html)
         [(filename, ics, ics_type)] = message.attachments
         assert (filename, ics_type) == (f"event-{event.pk}.ics", "text/calendar")
         entry = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
@@ -101,7 +115,9 @@ class TestReminderRules:
         reminder = Reminder.objects.get()
         assert message.extra_headers["Message-ID"] == reminders.message_id(reminder)
 
-    def test_each_email_greets_its_own_recipient_escaped_in_html(self, clock) -> None:
+    def test_each_email_greets_its_own_recipient_escaped_in_html(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(hours=3), title="Harbour walk")
         names = ["ann", "<b>bo&b</b>"]
         for name in names:
@@ -115,18 +131,21 @@ class TestReminderRules:
             by_recipient["3@x.org"],
             by_recipient["11@x.org"],
         )
-        assert "Hello ann," in ann_text and "Hello <b>bo&b</b>," in bob_text
+        assert "Hello ann," in ann_text
+        assert "Hello <b>bo&b</b>," in bob_text
         assert "Hello ann," in ann_html
         assert "Hello &lt;b&gt;bo&amp;b&lt;/b&gt;," in bob_html
         assert "recipient-" not in ann_text + bob_text + ann_html + bob_html
 
-    def test_times_in_the_email_are_london_times(self, clock) -> None:
+    def test_times_in_the_email_are_london_times(self, clock: time_machine.Coordinates) -> None:
         event = event_starting_in(timedelta(hours=3))  # 15:00 UTC is 16:00 BST in June
         ParticipationFactory.create(event=event)
         reminders.send_due()
         assert "16:00 BST" in mail.outbox[0].body
 
-    def test_joining_after_the_lead_time_but_before_the_start_still_gets_one(self, clock) -> None:
+    def test_joining_after_the_lead_time_but_before_the_start_still_gets_one(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(LEAD + timedelta(minutes=1))
         ParticipationFactory.create(event=event)
         clock.shift(LEAD)  # the window opened 59 minutes ago; the early participant is reminded
@@ -136,14 +155,16 @@ class TestReminderRules:
         assert reminders.send_due() == 1
         assert reminded()[-1] == late.email
 
-    def test_cancelled_event_sends_none(self, clock) -> None:
+    def test_cancelled_event_sends_none(self, clock: time_machine.Coordinates) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         lifecycle.cancel(event.pk)
         assert reminders.send_due() == 0
         assert mail.outbox == []
 
-    def test_event_cancelled_after_its_rows_were_created_sends_none(self, clock) -> None:
+    def test_event_cancelled_after_its_rows_were_created_sends_none(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.create_due() == 1
@@ -152,22 +173,28 @@ class TestReminderRules:
         assert Reminder.objects.get().sent_at is None
 
     @pytest.mark.parametrize("status", [Status.DRAFT, Status.ONGOING, Status.COMPLETED])
-    def test_events_not_confirmed_send_none(self, clock, status: str) -> None:
+    def test_events_not_confirmed_send_none(
+        self, clock: time_machine.Coordinates, status: str
+    ) -> None:
         ParticipationFactory.create(event=event_starting_in(timedelta(hours=2), status=status))
         assert reminders.send_due() == 0
 
-    def test_event_already_started_sends_none_even_if_not_yet_swept(self, clock) -> None:
+    def test_event_already_started_sends_none_even_if_not_yet_swept(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         ParticipationFactory.create(event=event_starting_in(-timedelta(seconds=1)))
         assert reminders.send_due() == 0
 
-    def test_participant_who_left_gets_none(self, clock) -> None:
+    def test_participant_who_left_gets_none(self, clock: time_machine.Coordinates) -> None:
         event = event_starting_in(timedelta(hours=2))
         member = ParticipationFactory.create(event=event).user
         reminders.create_due()
         participation.leave(event.pk, member)
         assert reminders.send_due() == 0
 
-    def test_participant_without_email_address_is_skipped(self, clock) -> None:
+    def test_participant_without_email_address_is_skipped(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event, user=UserFactory.create(email=""))
         with_email = ParticipationFactory.create(event=event).user
@@ -179,7 +206,7 @@ class TestReminderRules:
 @pytest.mark.django_db
 class TestEditedDates:
     def test_start_moved_out_of_the_window_before_sending_waits_for_the_new_window(
-        self, clock
+        self, clock: time_machine.Coordinates
     ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
@@ -193,7 +220,9 @@ class TestEditedDates:
         clock.move_to(NOW + timedelta(days=2))
         assert reminders.send_due() == 1
 
-    def test_start_moved_into_the_window_is_reminded_at_the_next_run(self, clock) -> None:
+    def test_start_moved_into_the_window_is_reminded_at_the_next_run(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(days=3))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 0
@@ -202,7 +231,9 @@ class TestEditedDates:
         )
         assert reminders.send_due() == 1
 
-    def test_start_moved_later_after_the_reminder_does_not_send_a_second(self, clock) -> None:
+    def test_start_moved_later_after_the_reminder_does_not_send_a_second(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 1
@@ -225,7 +256,7 @@ class TestEditedDates:
     ],
     ids=["march-clocks-forward", "october-clocks-back"],
 )
-def test_lead_time_across_a_dst_change_is_24_real_hours(start, due_utc: datetime) -> None:
+def test_lead_time_across_a_dst_change_is_24_real_hours(start: datetime, due_utc: datetime) -> None:
     event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     ParticipationFactory.create(event=event)
     with time_machine.travel(due_utc - timedelta(seconds=1), tick=False) as clock:
@@ -237,7 +268,7 @@ def test_lead_time_across_a_dst_change_is_24_real_hours(start, due_utc: datetime
 
 @pytest.mark.django_db
 def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_none(
-    clock, django_assert_max_num_queries
+    clock: time_machine.Coordinates, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     event = event_starting_in(timedelta(hours=1))
     addresses = bulk_participants(event, 1000)
@@ -250,7 +281,7 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
     started = time.perf_counter()
     with django_assert_max_num_queries(2 * 1000 + 4):
         assert reminders.send_due() == 1000
-    print(f"\n1,000 reminders sent in-process in {time.perf_counter() - started:.2f}s")
+    logger.info(f"1,000 reminders sent in-process in {time.perf_counter() - started:.2f}s")
     assert claim_executions() - claims_before == 1000
     assert reminders.send_due() == 0
     assert sorted(reminded()) == sorted(addresses)
@@ -268,7 +299,9 @@ def claim_executions() -> int:
 
 
 @pytest.mark.django_db
-def test_without_a_prepared_claim_the_same_emails_go_out(clock, settings) -> None:
+def test_without_a_prepared_claim_the_same_emails_go_out(
+    clock: time_machine.Coordinates, settings: SettingsWrapper
+) -> None:
     settings.REMINDER_PREPARED_CLAIM = False
     event = event_starting_in(timedelta(hours=1))
     addresses = bulk_participants(event, 20)
@@ -280,12 +313,14 @@ def test_without_a_prepared_claim_the_same_emails_go_out(clock, settings) -> Non
 
 
 @pytest.mark.django_db
-def test_a_database_error_in_the_prepared_claim_is_a_django_error(clock, monkeypatch) -> None:
+def test_a_database_error_in_the_prepared_claim_is_a_django_error(
+    clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The tasks retry on django.db errors; the driver's own exceptions would escape that.
     ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
 
     class LostCursor(psycopg.Cursor):  # only the claim's cursor; Django's own cursors work
-        def execute(self, *args, **kwargs):
+        def execute(self, *args: object, **kwargs: object) -> NoReturn:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(reminders.sending, "psycopg", SimpleNamespace(Cursor=LostCursor))
@@ -296,14 +331,16 @@ def test_a_database_error_in_the_prepared_claim_is_a_django_error(clock, monkeyp
 
 
 @pytest.mark.django_db
-def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(clock, monkeypatch) -> None:
+def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(
+    clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = event_starting_in(timedelta(hours=1))
     ParticipationFactory.create(event=event)
     ParticipationFactory.create(event=event)
     real_send = EmailBackend.send_messages
     calls = Counter[str]()
 
-    def fail_first(self, messages):
+    def fail_first(self: EmailBackend, messages: Sequence[EmailMessage]) -> int:
         calls["send"] += 1
         if calls["send"] == 1:
             raise OSError("connection reset by mail server")
@@ -322,13 +359,13 @@ class Crash(BaseException):
 
 @pytest.mark.django_db
 def test_crash_after_the_backend_accepted_but_before_commit_resends_with_the_same_message_id(
-    clock, monkeypatch
+    clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The one window the guarantee leaves open, shown rather than hidden: at-least-once there.
     ParticipationFactory.create(event=event_starting_in(timedelta(hours=1)))
     real_send = EmailBackend.send_messages
 
-    def accepted_then_crash(self, messages):
+    def accepted_then_crash(self: EmailBackend, messages: Sequence[EmailMessage]) -> int:
         real_send(self, messages)
         raise Crash
 
@@ -361,7 +398,7 @@ def mail_env(directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def thousand_due(transactional_db) -> list[str]:
+def thousand_due(transactional_db: None) -> list[str]:
     start = eventide_clock.now() + timedelta(hours=1)
     event = EventFactory.create(start_date=start, end_date=start + timedelta(hours=1))
     return bulk_participants(event, 1000)
@@ -407,7 +444,7 @@ def test_two_workers_sending_at_once_send_each_reminder_once(
     assert sum(map(sum, per_worker)) == 1000
     # Both processes really sent: the rows were split between them, not done twice.
     assert all(sum(counts) > 0 for counts in per_worker), per_worker
-    print(f"\nreminders sent per worker: {[sum(c) for c in per_worker]}")
+    logger.info(f"reminders sent per worker: {[sum(c) for c in per_worker]}")
 
 
 @pytest.mark.e2e
@@ -442,8 +479,8 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
         second.stop()
 
     assert_each_once(tmp_path, thousand_due, window)
-    print(
-        f"\nkilled after {sent_before_restart} marked sent / {emails_before_restart} emails "
+    logger.info(
+        f"killed after {sent_before_restart} marked sent / {emails_before_restart} emails "
         f"written; restarted worker sent {1000 - sent_before_restart}; "
         f"total {len(recipients(tmp_path))} emails to {len(set(recipients(tmp_path)))} people"
     )
@@ -459,12 +496,12 @@ def open_connections() -> int:
 
 
 def test_senders_side_by_side_send_each_reminder_once_and_close_their_connections(
-    thousand_due: list[str], monkeypatch
+    thousand_due: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_send = EmailBackend.send_messages
     by_thread = Counter[str]()
 
-    def counted(self, messages):
+    def counted(self: EmailBackend, messages: Sequence[EmailMessage]) -> int:
         by_thread[threading.current_thread().name] += len(messages)
         return real_send(self, messages)
 
@@ -476,18 +513,19 @@ def test_senders_side_by_side_send_each_reminder_once_and_close_their_connection
     assert sorted(reminded()) == sorted(thousand_due)
     assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
     # The work really was shared out, and no thread left its connection open.
-    assert len(by_thread) == 4 and min(by_thread.values()) > 0, by_thread
+    assert len(by_thread) == 4, by_thread
+    assert min(by_thread.values()) > 0, by_thread
     assert "MainThread" not in by_thread
     processes.wait_for(lambda: open_connections() <= before, timeout=10)
 
 
 def test_an_error_in_one_sender_stops_the_run_raises_and_loses_nothing(
-    thousand_due: list[str], monkeypatch
+    thousand_due: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_send = EmailBackend.send_messages
     calls = itertools.count(1)  # next() is atomic: exactly one call is the 200th
 
-    def broken_on_the_200th(self, messages):
+    def broken_on_the_200th(self: EmailBackend, messages: Sequence[EmailMessage]) -> int:
         if next(calls) == 200:
             raise RuntimeError("a bug in a mail plugin")
         return real_send(self, messages)

@@ -7,6 +7,7 @@ the start within the years events happen in.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from apps.events import editing, errors, participation
 from apps.events.models import Event, Participation
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support.auth import token_for
+
+logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.django_db
 Status = Event.EventStatus
@@ -231,8 +234,8 @@ def test_capacity_patches_racing_with_joins_never_leave_more_participants_than_s
     assert errors == []
     event.refresh_from_db()
     taken = event.participations.count()
-    print(
-        f"\nrace round {round_}: capacity {event.capacity}, participants {taken}, "
+    logger.info(
+        f"race round {round_}: capacity {event.capacity}, participants {taken}, "
         f"patches accepted {patched}"
     )
     assert event.capacity is None or taken <= event.capacity

@@ -22,7 +22,9 @@ from apps.events.tests.factories import EventFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_calling_the_task_returns_how_many_events_it_completed(caplog) -> None:
+def test_calling_the_task_returns_how_many_events_it_completed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     past = timezone.now() - timedelta(hours=1)
     EventFactory.create_batch(3, start_date=past - timedelta(hours=1), end_date=past)
     with caplog.at_level(logging.INFO, logger="apps.events.tasks"):

@@ -4,13 +4,15 @@ is recorded instead of sent, so each test sees exactly what would reach the brok
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from pytest_django import DjangoCaptureOnCommitCallbacks
+from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import effects, lifecycle, participation, scheduling, tasks
 from apps.events.models import Event, EventStatusChange
@@ -31,11 +33,11 @@ class Enqueued:
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> Iterator[list[Enqueued]]:
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Enqueued]]:
     """What `scheduling` hands to the broker, in order; the Redis de-duplication key is real."""
     calls: list[Enqueued] = []
 
-    def record(args, countdown):
+    def record(args: Sequence[str], countdown: float) -> None:
         calls.append(Enqueued(datetime.fromtimestamp(float(args[0]), UTC), countdown))
 
     monkeypatch.setattr(wake_up, "apply_async", record)
@@ -46,17 +48,17 @@ def enqueued(monkeypatch) -> Iterator[list[Enqueued]]:
 
 
 @pytest.fixture
-def clock():
+def clock() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
 
 @pytest.fixture(autouse=True)
-def lead_of_24_hours(settings) -> None:
+def lead_of_24_hours(settings: SettingsWrapper) -> None:
     settings.REMINDER_LEAD_HOURS = 24
 
 
-def event(start: timedelta, end: timedelta | None, **fields) -> Event:
+def event(start: timedelta, end: timedelta | None, **fields: object) -> Event:
     return EventFactory.create(
         start_date=NOW + start, end_date=NOW + end if end is not None else None, **fields
     )
@@ -71,46 +73,60 @@ def move_dates(e: Event, start: timedelta, end: timedelta | None) -> None:
 
 
 class TestNextDue:
-    def test_nothing_scheduled_when_nothing_is_ever_due(self, clock, enqueued) -> None:
+    def test_nothing_scheduled_when_nothing_is_ever_due(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(-timedelta(hours=1), None, status=Status.ONGOING)
         event(timedelta(hours=1), timedelta(hours=2), status=Status.DRAFT)
         assert scheduling.next_due(NOW) is None
         assert scheduling.schedule_next() is None
         assert enqueued == []
 
-    def test_next_start_of_a_confirmed_event(self, clock) -> None:
+    def test_next_start_of_a_confirmed_event(self, clock: time_machine.Coordinates) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         event(timedelta(seconds=90), timedelta(hours=1))
         assert scheduling.next_due(NOW) == NOW + timedelta(seconds=40)
 
-    def test_next_end_of_an_active_event_just_after_it(self, clock) -> None:
+    def test_next_end_of_an_active_event_just_after_it(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         event(-timedelta(hours=1), timedelta(seconds=30), status=Status.ONGOING)
         assert scheduling.next_due(NOW) == NOW + timedelta(seconds=30) + scheduling.END_MARGIN
 
-    def test_next_reminder_window_of_an_event_with_participants(self, clock) -> None:
+    def test_next_reminder_window_of_an_event_with_participants(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         lonely = event(timedelta(hours=25), None)
         assert scheduling.next_due(NOW) == lonely.start_date
         ParticipationFactory.create(event=event(timedelta(hours=26), None))
         assert scheduling.next_due(NOW) == NOW + timedelta(hours=2)
 
-    def test_participant_without_a_reminder_in_an_open_window_is_due_now(self, clock) -> None:
+    def test_participant_without_a_reminder_in_an_open_window_is_due_now(
+        self, clock: time_machine.Coordinates
+    ) -> None:
         ParticipationFactory.create(event=event(timedelta(hours=3), None))
         assert scheduling.next_due(NOW) == NOW
 
 
 class TestSchedule:
-    def test_enqueues_at_the_due_moment(self, clock, enqueued) -> None:
+    def test_enqueues_at_the_due_moment(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         assert scheduling.schedule_next() == NOW + timedelta(seconds=40)
         assert enqueued == [Enqueued(NOW + timedelta(seconds=40), 40.0)]
 
-    def test_a_burst_of_changes_enqueues_one_wake_up(self, clock, enqueued) -> None:
+    def test_a_burst_of_changes_enqueues_one_wake_up(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         for _ in range(200):
             effects.reschedule()
         assert len(enqueued) == 1
 
-    def test_later_moments_wait_behind_the_pending_wake_up(self, clock, enqueued) -> None:
+    def test_later_moments_wait_behind_the_pending_wake_up(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         first = event(timedelta(seconds=40), timedelta(hours=1))
         scheduling.schedule_next()
         event(timedelta(seconds=50), timedelta(hours=1))
@@ -118,7 +134,9 @@ class TestSchedule:
         assert scheduling.schedule_next() is None
         assert len(enqueued) == 1
 
-    def test_an_earlier_moment_enqueues_an_earlier_wake_up(self, clock, enqueued) -> None:
+    def test_an_earlier_moment_enqueues_an_earlier_wake_up(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         scheduling.schedule_next()
         event(timedelta(seconds=10), timedelta(hours=1))
@@ -126,7 +144,7 @@ class TestSchedule:
         assert [e.countdown for e in enqueued] == [40.0, 10.0]
 
     def test_far_moments_are_cut_into_waits_below_the_visibility_timeout(
-        self, clock, enqueued, settings
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued], settings: SettingsWrapper
     ) -> None:
         event(timedelta(days=3), timedelta(days=3, hours=1))
         scheduling.schedule_next()
@@ -139,12 +157,16 @@ class TestSchedule:
             < visibility / 10
         )
 
-    def test_something_already_due_wakes_shortly_not_in_a_tight_loop(self, clock, enqueued) -> None:
+    def test_something_already_due_wakes_shortly_not_in_a_tight_loop(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(-timedelta(seconds=5), timedelta(hours=1))
         scheduling.schedule_next()
         assert enqueued == [Enqueued(NOW + scheduling.DUE_NOW_DELAY, 0.5)]
 
-    def test_a_wake_up_presumed_lost_no_longer_blocks_the_next(self, clock, enqueued) -> None:
+    def test_a_wake_up_presumed_lost_no_longer_blocks_the_next(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         event(timedelta(seconds=40), timedelta(hours=1))
         scheduling.schedule_next()
         # Its message vanished (Redis restarted, worker lost it): nothing ran at +40 s.
@@ -155,7 +177,7 @@ class TestSchedule:
         assert len(enqueued) == 2
 
     def test_countdown_across_the_march_clock_change_is_in_real_seconds(
-        self, clock, enqueued
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
     ) -> None:
         # 00:59 GMT to 02:00 BST on 29 March 2026 is one minute, not an hour and one minute.
         clock.move_to(datetime(2026, 3, 29, 0, 59, tzinfo=UTC))
@@ -165,9 +187,9 @@ class TestSchedule:
         assert [e.countdown for e in enqueued] == [60.0]
 
     def test_a_scheduling_failure_never_breaks_the_change_that_caused_it(
-        self, clock, monkeypatch
+        self, clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        def redis_down():
+        def redis_down() -> None:
             raise ConnectionError("redis is down")
 
         monkeypatch.setattr(scheduling, "_redis", redis_down)
@@ -177,7 +199,10 @@ class TestSchedule:
 
 class TestHooks:
     def test_confirming_an_event_schedules_its_start(
-        self, clock, enqueued, django_capture_on_commit_callbacks
+        self,
+        clock: time_machine.Coordinates,
+        enqueued: list[Enqueued],
+        django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
     ) -> None:
         draft = event(timedelta(seconds=30), timedelta(hours=1), status=Status.DRAFT)
         with django_capture_on_commit_callbacks(execute=True):
@@ -185,7 +210,10 @@ class TestHooks:
         assert [e.wake_at for e in enqueued] == [NOW + timedelta(seconds=30)]
 
     def test_joining_an_event_in_its_reminder_window_wakes_the_sender(
-        self, clock, enqueued, django_capture_on_commit_callbacks
+        self,
+        clock: time_machine.Coordinates,
+        enqueued: list[Enqueued],
+        django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
     ) -> None:
         soon = event(timedelta(hours=2), timedelta(hours=3))
         with django_capture_on_commit_callbacks(execute=True):
@@ -194,7 +222,9 @@ class TestHooks:
 
 
 class TestWakeUpRun:
-    def test_runs_the_due_sweeps_and_schedules_the_next_moment(self, clock, enqueued) -> None:
+    def test_runs_the_due_sweeps_and_schedules_the_next_moment(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         starts = event(timedelta(seconds=10), timedelta(seconds=20))
         scheduling.schedule_next()
         clock.move_to(NOW + timedelta(seconds=10))
@@ -206,7 +236,9 @@ class TestWakeUpRun:
             Status.COMPLETED
         ]
 
-    def test_a_duplicated_wake_up_changes_nothing_twice(self, clock, enqueued) -> None:
+    def test_a_duplicated_wake_up_changes_nothing_twice(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         ends = event(-timedelta(hours=1), timedelta(seconds=10), status=Status.ONGOING)
         scheduling.schedule_next()
         stamp = scheduling._stamp(enqueued[0].wake_at)
@@ -216,7 +248,7 @@ class TestWakeUpRun:
         assert EventStatusChange.objects.filter(event=ends).count() == 1
 
     def test_an_early_wake_up_does_nothing_and_schedules_the_due_moment(
-        self, clock, enqueued
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
     ) -> None:
         event(timedelta(minutes=12), timedelta(hours=1))
         scheduling.schedule_next()  # capped: wakes at +5 min, long before the start
@@ -224,7 +256,9 @@ class TestWakeUpRun:
         assert tasks.wake(scheduling._stamp(enqueued[0].wake_at)) == []
         assert enqueued[-1].wake_at == NOW + 2 * scheduling.MAX_DELAY
 
-    def test_dates_moved_earlier_after_scheduling_wake_up_earlier(self, clock, enqueued) -> None:
+    def test_dates_moved_earlier_after_scheduling_wake_up_earlier(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         e = event(-timedelta(hours=1), timedelta(minutes=2), status=Status.ONGOING)
         scheduling.schedule_next()
         move_dates(e, -timedelta(hours=1), timedelta(seconds=15))
@@ -233,7 +267,7 @@ class TestWakeUpRun:
         assert [c.event_id for c in tasks.wake(scheduling._stamp(enqueued[-1].wake_at))] == [e.pk]
 
     def test_dates_moved_later_after_scheduling_complete_at_the_new_end(
-        self, clock, enqueued
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
     ) -> None:
         e = event(-timedelta(hours=1), timedelta(seconds=15), status=Status.ONGOING)
         scheduling.schedule_next()
@@ -248,7 +282,9 @@ class TestWakeUpRun:
         clock.move_to(new_end)
         assert [c.event_id for c in tasks.wake(scheduling._stamp(new_end))] == [e.pk]
 
-    def test_end_date_cleared_after_scheduling_never_completes(self, clock, enqueued) -> None:
+    def test_end_date_cleared_after_scheduling_never_completes(
+        self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
+    ) -> None:
         e = event(-timedelta(hours=1), timedelta(seconds=15), status=Status.ONGOING)
         scheduling.schedule_next()
         move_dates(e, -timedelta(hours=1), None)
@@ -258,7 +294,10 @@ class TestWakeUpRun:
         assert len(enqueued) == 1  # nothing left to wake up for
 
     def test_the_run_queues_the_reminder_emails_when_some_are_due(
-        self, clock, enqueued, monkeypatch
+        self,
+        clock: time_machine.Coordinates,
+        enqueued: list[Enqueued],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         queued: list[str] = []
         monkeypatch.setattr(send_event_reminder_emails, "delay", lambda: queued.append("send"))
@@ -275,7 +314,9 @@ class TestWakeUpRun:
     ids=["end-earlier", "end-later", "title-only"],
 )
 def test_editing_an_events_dates_reschedules_the_wake_up_after_commit(
-    django_capture_on_commit_callbacks, changes: dict, reschedules: bool
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    changes: dict,
+    reschedules: bool,
 ) -> None:
     from unittest import mock
 
@@ -296,7 +337,9 @@ def test_editing_an_events_dates_reschedules_the_wake_up_after_commit(
     assert schedule_next.called is reschedules
 
 
-def test_clearing_the_end_date_reschedules_too(django_capture_on_commit_callbacks) -> None:
+def test_clearing_the_end_date_reschedules_too(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from unittest import mock
 
     from apps.events import editing

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from apps.events import editing, errors
 from apps.events.models import Event, EventStatusChange, Participation
@@ -35,11 +37,11 @@ def logged_in(user: User) -> Client:
     return client
 
 
-def messages_of(response) -> list[str]:
+def messages_of(response: Any) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-def titles(response) -> list[str]:
+def titles(response: Any) -> list[str]:
     return [event.title for event in response.context["page"].object_list]
 
 
@@ -71,7 +73,7 @@ def test_discovery_is_ordered_by_start_and_searchable_by_title(client: Client) -
 
 
 def test_discovery_costs_the_same_queries_for_many_events(
-    client: Client, django_assert_max_num_queries
+    client: Client, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     EventFactory.create_batch(25)
     ParticipationFactory.create_batch(5, event=Event.objects.first())
@@ -455,7 +457,8 @@ def test_cancel_on_the_event_page_asks_for_confirmation_first(alice: User) -> No
     page = question.content.decode()
     assert "Cancel “Board games”?" in page
     assert "to its 2 participants" in page
-    assert "Yes, cancel the event" in page and "Keep the event" in page
+    assert "Yes, cancel the event" in page
+    assert "Keep the event" in page
     assert Event.objects.get(pk=event.pk).status == Status.CONFIRMED
     client.post(f"/events/{event.pk}/cancel/")
     assert Event.objects.get(pk=event.pk).status == Status.CANCELLED
@@ -506,5 +509,6 @@ def test_a_completed_event_shows_no_empty_organizer_section(alice: User) -> None
 
 def test_every_page_names_a_favicon(client: Client) -> None:
     html = client.get("/").content.decode()
-    assert 'rel="icon"' in html and "events/favicon.svg" in html
+    assert 'rel="icon"' in html
+    assert "events/favicon.svg" in html
     assert client.get("/favicon.ico").status_code == 301
