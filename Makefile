@@ -60,7 +60,7 @@ test-services: install
 # (pytest-xdist, a file's tests stay together), each with its own database and Redis server
 # (tests/support/xdist_redis.py, a plugin: `python -m` puts the checkout on sys.path for it).
 test: test-services
-	$(TEST_ENV) $(PY) -m pytest -p tests.support.xdist_redis -n $(TEST_PROCESSES) --dist loadfile
+	$(TEST_ENV) $(BIN)/pytest
 
 # The quick subset while working: no real processes, browsers or faults.
 test-fast: test-services
