@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 
 from apps.events import clock, effects, errors, rules
 from apps.events.models import Event
@@ -52,9 +53,16 @@ def update_event(event_id: int, **fields: Any) -> Event:
         event = Event.objects.select_for_update().get(pk=event_id)
         check_editable(event)
         check_change(event, fields)
+        moved = any(getattr(event, name) != fields[name] for name in DATE_FIELDS & fields.keys())
         for name, value in fields.items():
             setattr(event, name, value)
-        event.save(update_fields=[*fields, "updated_at"])
+        saved = [*fields, "updated_at"]
+        if moved:
+            event.dates_revision = F("dates_revision") + 1
+            saved.append("dates_revision")
+        event.save(update_fields=saved)
+        if moved:
+            event.refresh_from_db(fields=["dates_revision"])
         if DATE_FIELDS & fields.keys():
             effects.reschedule_after_commit()
     return event

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from types import SimpleNamespace
 
-import icalendar
 from django.conf import settings
 from django.core import mail
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from apps.events import clock
+from apps.events import calendars
 from apps.events.models import Event, Reminder
 
 
@@ -78,22 +77,5 @@ def build_message(
 
 
 def calendar_for(event: Event) -> str:
-    """An iCalendar file with the event, times in UTC."""
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//Eventide//Event reminder//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    entry = icalendar.Event()
-    entry.add("uid", f"event-{event.pk}@eventide")
-    entry.add("dtstamp", clock.now())
-    entry.add("dtstart", event.start_date)
-    if event.end_date is not None:
-        entry.add("dtend", event.end_date)
-    entry.add("summary", event.title)
-    if event.venue:
-        entry.add("location", event.venue)
-    if event.description:
-        entry.add("description", event.description)
-    entry.add("status", "CONFIRMED")
-    calendar.add_component(entry)
-    return calendar.to_ical().decode()
+    """The event's calendar file: the same VEVENT as its .ics and the calendar feeds."""
+    return calendars.document([event]).decode()
