@@ -9,6 +9,7 @@ from typing import Any, cast
 import icalendar
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.events import editing, lifecycle
@@ -173,3 +174,14 @@ def test_feed_is_read_only_and_reset_needs_a_user() -> None:
 def test_every_profile_has_its_own_secret() -> None:
     first, second = new_user(), new_user()
     assert feed_url(first) != feed_url(second)
+
+
+def test_pages_link_the_event_file_and_show_the_feed_address() -> None:
+    user = new_user()
+    event = new_event(organizer=user)
+    client = Client()
+    client.force_login(user)
+    detail = client.get(f"/events/{event.pk}/").content.decode()
+    assert f'href="/api/events/{event.pk}/calendar.ics"' in detail
+    mine = client.get("/events/mine/").content.decode()
+    assert f'value="http://testserver/calendars/{user.profile.calendar_token}.ics"' in mine
