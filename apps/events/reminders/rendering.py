@@ -6,13 +6,17 @@ import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import SimpleNamespace
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from apps.events import calendars
+from apps.accounts.profiles import is_known_timezone
+from apps.events import calendars, zones
 from apps.events.models import Event, Reminder
 
 
@@ -24,10 +28,13 @@ def message_id(reminder: Reminder) -> str:
 
 @dataclass(frozen=True)
 class EventParts:
-    """What every reminder of one event shares, made once per run rather than once per email.
+    """What every reminder of one event in one zone shares, made once per run rather than once
+    per email.
 
-    The bodies are rendered once with a placeholder where the recipient's name goes; each
-    email only substitutes the name (HTML-escaped in the HTML part, as the template would).
+    Times are shown in `timezone` (the recipient's, else the event's), always naming it, and in
+    the event's own zone too when that differs. The bodies are rendered once with a placeholder
+    where the recipient's name goes; each email only substitutes the name (HTML-escaped in the
+    HTML part, as the template would).
     """
 
     subject: str
@@ -37,10 +44,17 @@ class EventParts:
     placeholder: str
 
     @classmethod
-    def of(cls, event: Event) -> EventParts:
+    def of(cls, event: Event, timezone: str | None = None) -> EventParts:
         placeholder = f"recipient-{uuid.uuid4().hex}"
         recipient = SimpleNamespace(get_username=lambda: placeholder)
-        context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
+        shown = timezone or event.timezone
+        context = {
+            "event": event,
+            "user": recipient,
+            "lead_hours": settings.REMINDER_LEAD_HOURS,
+            "when": when(event, shown),
+            "event_when": when(event, event.timezone) if shown != event.timezone else None,
+        }
         subject = " ".join(render_to_string("events/email/reminder_subject.txt", context).split())
         return cls(
             subject=subject,
@@ -63,7 +77,7 @@ def build_message(
     # No `connection=`: the caller hands the message to its backend, and a message that carries
     # its backend makes the locmem backend's deepcopy of it copy the backend too.
     event, user = reminder.event, reminder.user
-    parts = parts or EventParts.of(event)
+    parts = parts or EventParts.of(event, recipient_timezone(user))
     text, html = parts.bodies_for(user.get_username())
     message = mail.EmailMultiAlternatives(
         subject=parts.subject,
@@ -74,6 +88,24 @@ def build_message(
     message.attach_alternative(html, "text/html")
     message.attach(f"event-{event.pk}.ics", parts.calendar, "text/calendar")
     return message
+
+
+def recipient_timezone(user: User) -> str | None:
+    """The zone the recipient chose (`User.timezone`), or None when they have no profile."""
+    try:
+        name = str(user.profile.timezone)  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+    return name if is_known_timezone(name) else None
+
+
+def when(event: Event, timezone: str) -> dict[str, Any]:
+    """The event's start and end as local times of `timezone`, for the templates."""
+    return {
+        "timezone": timezone,
+        "start": zones.local(event.start_date, timezone),
+        "end": None if event.end_date is None else zones.local(event.end_date, timezone),
+    }
 
 
 def calendar_for(event: Event) -> str:

@@ -49,7 +49,7 @@ from django.db import connection, transaction
 from apps.events import clock, sql
 from apps.events.models import Reminder
 from apps.events.reminders.queries import create_due, pending
-from apps.events.reminders.rendering import EventParts, build_message
+from apps.events.reminders.rendering import EventParts, build_message, recipient_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +83,20 @@ def send_due(at: datetime | None = None, senders: int | None = None) -> int:
 
 
 def _pending_with_parts(at: datetime) -> Iterator[tuple[Reminder, EventParts]]:
-    """Every pending reminder with the parts of its event, rendered once per event."""
-    per_event: dict[int, EventParts] = {}
+    """Every pending reminder with the parts of its event, rendered once per event and zone."""
+    per_event: dict[tuple[int, str | None], EventParts] = {}
     last_id = 0
     while True:
         batch = list(
             pending(at)
             .filter(id__gt=last_id)
-            .select_related("event", "user")
+            .select_related("event", "user", "user__profile")
             .order_by("id")[:LIST_BATCH]
         )
         for reminder in batch:
-            parts = per_event.get(reminder.event_id) or per_event.setdefault(
-                reminder.event_id, EventParts.of(reminder.event)
+            key = (reminder.event_id, recipient_timezone(reminder.user))
+            parts = per_event.get(key) or per_event.setdefault(
+                key, EventParts.of(reminder.event, key[1])
             )
             yield reminder, parts
         if len(batch) < LIST_BATCH:

@@ -185,3 +185,35 @@ def test_pages_link_the_event_file_and_show_the_feed_address() -> None:
     assert f'href="/api/events/{event.pk}/calendar.ics"' in detail
     mine = client.get("/events/mine/").content.decode()
     assert f'value="http://testserver/calendars/{user.profile.calendar_token}.ics"' in mine
+
+
+def test_times_are_local_to_the_event_zone_with_its_vtimezone() -> None:
+    organizer = new_user()
+    sydney = new_event(organizer=organizer, timezone="Australia/Sydney")
+    body = event_file(sydney).content
+    calendar = icalendar.Calendar.from_ical(body)
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Australia/Sydney"
+    entry = only_entry(event_file(sydney))
+    start = entry["DTSTART"]
+    assert start.params["TZID"] == "Australia/Sydney"
+    assert entry.decoded("DTSTART") == sydney.start_date.replace(microsecond=0)
+
+
+def test_a_feed_carries_one_vtimezone_per_zone_and_a_zone_change_bumps_the_sequence() -> None:
+    user = new_user()
+    first = new_event(organizer=user, timezone="Asia/Kolkata")
+    new_event(organizer=user, timezone="Asia/Kolkata")
+    new_event(organizer=user, timezone="America/New_York")
+    url = feed_url(user)
+    calendar = icalendar.Calendar.from_ical(APIClient().get(url).content)
+    assert sorted(str(z["TZID"]) for z in calendar.walk("VTIMEZONE")) == [
+        "America/New_York",
+        "Asia/Kolkata",
+    ]
+    before = int(only_entry(event_file(first))["SEQUENCE"])
+    editing.update_event(first.pk, timezone="Pacific/Chatham")
+    moved = only_entry(event_file(first))
+    assert int(moved["SEQUENCE"]) == before + 1
+    assert moved["DTSTART"].params["TZID"] == "Pacific/Chatham"
+    assert moved.decoded("DTSTART") == first.start_date.replace(microsecond=0)

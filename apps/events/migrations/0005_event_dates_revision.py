@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0003_event_title_trigram'),
+        ('events', '0004_event_timezone'),
     ]
 
     operations = [
