@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
 
 def default_timezone() -> str:
     return str(settings.TIME_ZONE)
+
+
+def new_calendar_token() -> str:
+    """The secret part of a calendar feed's address (CONTRACT §10): 256 random bits."""
+    return secrets.token_urlsafe(32)
 
 
 class Profile(models.Model):
@@ -19,6 +26,12 @@ class Profile(models.Model):
     timezone = models.CharField(max_length=64, default=default_timezone, help_text="IANA name.")
     email_messages = models.BooleanField(
         default=True, help_text="Off: no lifecycle message emails at all."
+    )
+    calendar_token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_calendar_token,
+        help_text="Secret of the personal calendar feed; a reset replaces it.",
     )
 
     def __str__(self) -> str:

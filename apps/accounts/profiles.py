@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from django.contrib.auth.models import User
 
-from apps.accounts.models import Profile
+from apps.accounts.models import Profile, new_calendar_token
 
 
 @cache
@@ -37,3 +37,17 @@ def update_profile(user: User, *, email: str | None = None, **changes: Any) -> P
         User.objects.filter(pk=user.pk).update(email=email)
         user.email = email
     return profile
+
+
+def reset_calendar_token(user: User) -> Profile:
+    """A new secret for the user's calendar feed: the old address answers 404 from now on."""
+    profile = profile_of(user)
+    profile.calendar_token = new_calendar_token()
+    profile.save(update_fields=["calendar_token"])
+    return profile
+
+
+def user_by_calendar_token(token: str) -> User | None:
+    """The user whose feed `token` opens, or None for an unknown (or reset) token."""
+    profile = Profile.objects.select_related("user").filter(calendar_token=token).first()
+    return profile.user if profile is not None and profile.user.is_active else None

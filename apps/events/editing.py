@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 
 from apps.events import clock, effects, errors, rules, zones
 from apps.events.models import Event
@@ -30,6 +31,9 @@ EDITABLE_FIELDS = (
 FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIVED})
 # Moving a date moves the next due moment: the wake-up must be rescheduled.
 DATE_FIELDS = frozenset({"start_date", "end_date"})
+# A change of these is a new version of the event for calendars (SEQUENCE, calendars.py): the
+# zone too, since the local times a calendar shows move with it.
+CALENDAR_FIELDS = DATE_FIELDS | {"timezone"}
 
 
 def can_edit(event: Event) -> bool:
@@ -63,9 +67,16 @@ def update_event(event_id: int, **fields: Any) -> Event:
         check_editable(event)
         fields = read_times(fields, event)
         check_change(event, fields)
+        moved = any(getattr(event, f) != fields[f] for f in CALENDAR_FIELDS & fields.keys())
         for name, value in fields.items():
             setattr(event, name, value)
-        event.save(update_fields=[*fields, "updated_at"])
+        saved = [*fields, "updated_at"]
+        if moved:
+            event.dates_revision = F("dates_revision") + 1
+            saved.append("dates_revision")
+        event.save(update_fields=saved)
+        if moved:
+            event.refresh_from_db(fields=["dates_revision"])
         if DATE_FIELDS & fields.keys():
             effects.reschedule_after_commit()
     return event

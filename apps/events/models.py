@@ -48,6 +48,9 @@ class Event(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # How often start_date/end_date changed (editing bumps it): with the status changes it makes
+    # the calendar SEQUENCE (calendars.sequence_of), which must grow on every date change.
+    dates_revision = models.PositiveIntegerField(default=0, editable=False)
 
     participants: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Participation", related_name="joined_events"

@@ -70,8 +70,7 @@ class MeSerializer(StrictFieldsMixin, serializers.Serializer):
     email_messages = StrictBooleanField(help_text="false: no lifecycle message emails at all.")
     calendar_url = serializers.URLField(
         read_only=True,
-        allow_null=True,
-        help_text="Secret calendar feed of my events; null until calendar feeds exist.",
+        help_text="Secret iCalendar feed of my events; POST me/calendar/reset/ for a new one.",
     )
 
     def validate_timezone(self, value: str) -> str:

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import generics, permissions, serializers, status
@@ -86,7 +87,9 @@ class MeView(generics.GenericAPIView):
                 "email": user.email,
                 "timezone": profile.timezone,
                 "email_messages": profile.email_messages,
-                "calendar_url": None,
+                "calendar_url": self.request.build_absolute_uri(
+                    reverse("events:calendar-feed", args=[profile.calendar_token])
+                ),
             }
         ).data
 
@@ -103,4 +106,18 @@ class MeView(generics.GenericAPIView):
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         profiles.update_profile(cast(User, request.user), **serializer.validated_data)
+        return Response(self.me(cast(User, request.user)))
+
+
+class CalendarResetView(MeView):
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        summary="A new secret calendar feed address",
+        description="The old `calendar_url` answers 404 from now on.",
+        request=None,
+        responses={200: MeSerializer, **errors()},
+    )
+    def post(self, request: Request) -> Response:
+        profiles.reset_calendar_token(cast(User, request.user))
         return Response(self.me(cast(User, request.user)))

@@ -183,7 +183,7 @@ def test_me_shows_the_account_with_default_preferences() -> None:
         "email": "ada@example.com",
         "timezone": "Europe/London",
         "email_messages": True,
-        "calendar_url": None,
+        "calendar_url": f"http://testserver/calendars/{user.profile.calendar_token}.ics",
     }
     assert Profile.objects.filter(user=user).count() == 1
 
@@ -260,7 +260,8 @@ def test_schema_describes_the_account_endpoints() -> None:
     schema = APIClient().get("/api/schema/?format=json").json()
     components = schema["components"]["schemas"]
     calendar_url = components["Me"]["properties"]["calendar_url"]
-    assert (calendar_url["type"], calendar_url["nullable"]) == ("string", True)
+    assert (calendar_url["type"], calendar_url["format"]) == ("string", "uri")
+    assert "nullable" not in calendar_url
     assert set(components["Me"]["required"]) == {
         "id",
         "username",

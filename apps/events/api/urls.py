@@ -10,9 +10,11 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
+from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import SimpleRouter
 
 from apps.events.api.exceptions import not_found
+from apps.events.api.renderers import CalendarRenderer
 from apps.events.api.views import EventViewSet
 
 router = SimpleRouter(use_regex_path=False)
@@ -29,7 +31,16 @@ redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
     SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")
 )
 
+# A file name, not a collection: no trailing slash, so it is routed by hand (a router action would
+# get one). Its renderers let a client that accepts only text/calendar through negotiation.
+event_calendar = EventViewSet.as_view(
+    {"get": "calendar"}, renderer_classes=[JSONRenderer, CalendarRenderer]
+)
+
 urlpatterns = [
+    path("events/<int:pk>/calendar.ics", event_calendar, name="event-calendar"),
+    # Any other id: 404 here, not APPEND_SLASH's 301 to a URL that does not exist either.
+    re_path(r"^events/[^/]+/calendar\.ics$", not_found),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", swagger_ui, name="api-docs"),

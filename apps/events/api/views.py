@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,7 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.events import editing, lifecycle, participation, selectors
+from apps.events import calendars, editing, lifecycle, participation, selectors
 from apps.events.api.filters import DiscoveryFilter, query_list
 from apps.events.api.pagination import EventCursorPagination
 from apps.events.api.permissions import IsOrganizer
@@ -26,6 +28,7 @@ from apps.events.api.serializers import (
     StatusChangeSerializer,
 )
 from apps.events.models import Event, EventStatusChange
+from apps.events.web.calendar_views import ics_response
 from core.users import signed_in
 
 Status = Event.EventStatus
@@ -274,3 +277,20 @@ class EventViewSet(
         return Response(
             StatusChangeSerializer(changes, many=True, context={"show_actors": show_actors}).data
         )
+
+    @extend_schema(
+        summary="The event as a calendar file",
+        description=(
+            "One VEVENT (CONTRACT §10): stable UID, SEQUENCE that grows on every date or status "
+            "change, STATUS:CANCELLED once cancelled. Answers 304 to a matching If-None-Match."
+        ),
+        responses={
+            (200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="iCalendar."),
+            304: OpenApiResponse(description="Unchanged since the ETag sent."),
+            **errors(404),
+        },
+    )
+    def calendar(self, request: Request, pk: str) -> HttpResponseBase:
+        event = self.get_object()
+        event = calendars.with_sequence(Event.objects.filter(pk=event.pk)).get()
+        return ics_response(request._request, calendars.document([event]), f"event-{pk}.ics")

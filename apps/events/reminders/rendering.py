@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from types import SimpleNamespace
 from typing import Any
 
-import icalendar
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import mail
@@ -18,11 +16,8 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from apps.accounts.profiles import is_known_timezone
-from apps.events import clock, zones
+from apps.events import calendars, zones
 from apps.events.models import Event, Reminder
-
-# The VTIMEZONE covers the event's dates with this margin either side.
-VTIMEZONE_MARGIN = timedelta(days=366)
 
 
 def message_id(reminder: Reminder) -> str:
@@ -113,42 +108,6 @@ def when(event: Event, timezone: str) -> dict[str, Any]:
     }
 
 
-def _ical_time(value: datetime, tz: Any) -> datetime:
-    """Local time with its TZID; the second occurrence of an ambiguous local time cannot be told
-    from the first by TZID and wall time alone, so it is written in UTC instead."""
-    local = value.astimezone(tz)
-    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
-        return value.astimezone(UTC)
-    return local
-
-
 def calendar_for(event: Event) -> str:
-    """An iCalendar file with the event, times local to its zone (TZID) with that VTIMEZONE."""
-    tz = zones.zone(event.timezone)
-    last = event.end_date or event.start_date
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", "-//Eventide//Event reminder//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    calendar.add_component(
-        icalendar.Timezone.from_tzinfo(
-            tz,
-            tzid=tz.key,
-            first_date=(event.start_date - VTIMEZONE_MARGIN).date(),
-            last_date=(last + VTIMEZONE_MARGIN).date(),
-        )
-    )
-    entry = icalendar.Event()
-    entry.add("uid", f"event-{event.pk}@eventide")
-    entry.add("dtstamp", clock.now())
-    entry.add("dtstart", _ical_time(event.start_date, tz))
-    if event.end_date is not None:
-        entry.add("dtend", _ical_time(event.end_date, tz))
-    entry.add("summary", event.title)
-    if event.venue:
-        entry.add("location", event.venue)
-    if event.description:
-        entry.add("description", event.description)
-    entry.add("status", "CONFIRMED")
-    calendar.add_component(entry)
-    return calendar.to_ical().decode()
+    """The event's calendar file: the same VEVENT as its .ics and the calendar feeds."""
+    return calendars.document([event]).decode()

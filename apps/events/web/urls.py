@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.events.web import views
+from apps.events.web import calendar_views, views
 
 app_name = "events"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("events/<int:pk>/join/", views.event_join, name="join"),
     path("events/<int:pk>/leave/", views.event_leave, name="leave"),
     path("events/<int:pk>/delete/", views.event_delete, name="delete"),
+    path("calendars/<str:token>.ics", calendar_views.personal_feed, name="calendar-feed"),
     *(
         path(f"events/<int:pk>/{action}/", views.event_transition, {"action": action}, name=action)
         for action in views.TRANSITIONS

@@ -11,8 +11,10 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts import profiles
 from apps.events import (
     editing,
     errors,
@@ -150,10 +152,16 @@ def my_events(request: HttpRequest) -> HttpResponse:
     events = selectors.with_counts(
         selectors.mine(signed_in(request.user), include_completed=show_completed)
     )
+    token = profiles.profile_of(signed_in(request.user)).calendar_token
+    calendar_url = request.build_absolute_uri(reverse("events:calendar-feed", args=[token]))
     return render(
         request,
         "events/mine.html",
-        {"page": _page(request, events), "show_completed": show_completed},
+        {
+            "page": _page(request, events),
+            "show_completed": show_completed,
+            "calendar_url": calendar_url,
+        },
     )
 
 
