@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from rest_framework import serializers
 
-from apps.events import editing
+from apps.events import editing, representation
 from apps.events.models import Event, EventStatusChange
 
 User = get_user_model()
@@ -79,32 +77,8 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Event) -> dict[str, Any]:
-        """The same JSON DRF's fields would give, built directly: a list page serialises
-        20-100 events per request, and the generic field machinery was most of its cost."""
-        organizer = instance.organizer
-        return {
-            "id": instance.pk,
-            "title": instance.title,
-            "description": instance.description,
-            "venue": instance.venue,
-            "start_date": _iso(instance.start_date),
-            "end_date": _iso(instance.end_date),
-            "status": instance.status,
-            "capacity": instance.capacity,
-            "participant_count": getattr(instance, "participant_count", None),
-            "organizer": {"id": organizer.pk, "username": organizer.get_username()},
-            "created_at": _iso(instance.created_at),
-            "updated_at": _iso(instance.updated_at),
-            "completed_at": _iso(instance.completed_at),
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in the current zone (Europe/London), as DRF's DateTimeField writes it."""
-    if value is None:
-        return None
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+        # Built by `representation`, which the webhook payloads share (CONTRACT §9).
+        return representation.event_json(instance)
 
 
 class TextField(serializers.CharField):
