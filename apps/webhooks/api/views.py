@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -31,6 +31,11 @@ class DeliveryPagination(CursorPagination):
     page_size = 50
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: EndpointSerializer(many=True), **errors()}),
+    retrieve=extend_schema(responses={200: EndpointSerializer, **errors(404)}),
+    destroy=extend_schema(responses={204: None, **errors(404)}),
+)
 class EndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
