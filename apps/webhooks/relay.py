@@ -37,8 +37,6 @@ RELAY_TASK = "webhooks.relay"
 QUEUE = "webhooks"
 
 TIMEOUT = 10.0
-# Longer than a send can take (TIMEOUT), so a live relay's rows are never claimed by another.
-LEASE = timedelta(seconds=60)
 MAX_DELAY = timedelta(hours=12)
 RETRY_FOR = timedelta(days=3)
 BATCH_SIZE = 100
@@ -60,6 +58,11 @@ class Outcome:
     @property
     def gone(self) -> bool:
         return self.status_code == 410
+
+
+def lease() -> timedelta:
+    """How long a claim keeps its rows: longer than a send can take (TIMEOUT, settings check)."""
+    return timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -93,7 +96,7 @@ def claim(at: datetime, limit: int = BATCH_SIZE) -> list[Delivery]:
         if not ids:
             return []
         Delivery.objects.filter(id__in=ids).update(
-            next_attempt_at=at + LEASE, attempts=F("attempts") + 1
+            next_attempt_at=at + lease(), attempts=F("attempts") + 1
         )
         batch = list(
             Delivery.objects.filter(id__in=ids).select_related("endpoint", "change").order_by("id")

@@ -258,6 +258,9 @@ WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 # Sends in flight at once per relay: one slow receiver holds one of them, not the batch.
 WEBHOOK_SENDERS = max(1, env.int("WEBHOOK_SENDERS", default=8))
+# A claimed delivery is the claimer's this long; then, if the relay died mid-send, another sends
+# it (same webhook-id). Above the 10 s send timeout, so a live relay's rows are never re-sent.
+WEBHOOK_LEASE_SECONDS = max(11, env.int("WEBHOOK_LEASE_SECONDS", default=60))
 
 # --- Live stream (CONTRACT §5): a reconnecting socket is replayed at most this many changes ---
 WS_RESUME_LIMIT = env.int("WS_RESUME_LIMIT", default=1000)

@@ -32,6 +32,22 @@ class CreatedEndpointSerializer(EndpointSerializer):
         read_only_fields = fields
 
 
+class EventTypesField(serializers.ListField):
+    """A list of names, its errors flat (`{"event_types": ["..."]}`), never per index; which names
+    are known is `endpoints`' rule."""
+
+    child = serializers.CharField()
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError('A list of event types, or ["*"].')
+        if len(data) > len(TYPE_CHOICES):
+            raise serializers.ValidationError(f"At most {len(TYPE_CHOICES)} event types.")
+        if not all(isinstance(name, str) for name in data):
+            raise serializers.ValidationError("Each event type is a string.")
+        return list(data)
+
+
 class EndpointWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     """What an owner sets: url and event_types on create; any of them, and is_active, later.
     The URL's address and the types are checked by `endpoints`."""

@@ -35,12 +35,20 @@ class Receiver:
         self.requests: list[Request] = []
         self.statuses: deque[int] = deque()
         self.secrets: dict[str, str] = {}
+        # (arrived, release): the next request sets `arrived`, then hangs until `release`.
+        self.held: tuple[threading.Event, threading.Event] | None = None
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    held, receiver.held = receiver.held, None
+                if held is not None:
+                    arrived, release = held
+                    arrived.set()
+                    release.wait(60)
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 request = Request(self.path, headers, body)
                 secret = receiver.secrets.get(self.path)
@@ -70,6 +78,11 @@ class Receiver:
     def answer(self, *statuses: int) -> None:
         """Answer the next requests with these statuses, then 200."""
         self.statuses.extend(statuses)
+
+    def hold_next(self) -> tuple[threading.Event, threading.Event]:
+        """Make the next request hang: returns (arrived, release) events."""
+        self.held = (threading.Event(), threading.Event())
+        return self.held
 
     def __enter__(self) -> Receiver:
         self.thread.start()

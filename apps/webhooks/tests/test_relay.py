@@ -268,7 +268,7 @@ def test_a_relay_that_died_mid_send_leaves_the_delivery_to_the_next_after_its_le
     lifecycle.cancel(EventFactory.create(organizer=organizer).pk)
     (claimed,) = relay.claim(NOW)  # claimed, then the process died: nothing recorded
     assert relay.relay_due() == 0  # leased: no second relay sends it meanwhile
-    frozen_clock.shift(relay.LEASE)
+    frozen_clock.shift(relay.lease())
     assert relay.relay_due() == 1
     assert [r.webhook_id for r in receiver.requests] == [claimed.webhook_id]
     assert Counter(Delivery.objects.values_list("state", flat=True)) == {State.SENT: 1}
