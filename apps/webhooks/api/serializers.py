@@ -53,12 +53,7 @@ class EndpointWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     The URL's address and the types are checked by `endpoints`."""
 
     url = TextField(max_length=2000)
-    # Each name is checked by `endpoints`, so an unknown one is named in a flat message list.
-    event_types = serializers.ListField(
-        child=TextField(max_length=32),
-        max_length=10,
-        help_text=f'Some of {", ".join(EVENT_TYPES)}; or ["*"] for all.',
-    )
+    event_types = EventTypesField(help_text=f'Some of {", ".join(EVENT_TYPES)}; or ["*"] for all.')
     is_active = serializers.BooleanField(required=False)
 
     def validate_is_active(self, value: bool) -> bool:
