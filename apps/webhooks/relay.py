@@ -180,7 +180,9 @@ def record(outcomes: Sequence[Outcome], at: datetime) -> None:
     deliveries = Delivery.objects.in_bulk([o.delivery_id for o in outcomes])
     gone: set[int] = set()
     for outcome in outcomes:
-        delivery = deliveries[outcome.delivery_id]
+        delivery = deliveries.get(outcome.delivery_id)
+        if delivery is None:  # its endpoint was deleted meanwhile
+            continue
         delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
         if outcome.ok:
