@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from standardwebhooks import Webhook
 
-from apps.events import clock, representation, selectors
+from apps.events import clock, representation, selectors, sql
 from apps.events.models import Event
 from apps.webhooks import addresses
 from apps.webhooks.models import Delivery, Endpoint
@@ -114,7 +116,14 @@ def _write_payloads(deliveries: Sequence[Delivery], at: datetime) -> None:
     ).in_bulk()
     for delivery in deliveries:
         delivery.payload = payload(delivery, events[delivery.change.event_id], at)
-    Delivery.objects.bulk_update(deliveries, ["payload"])
+    if sql.is_postgresql():
+        statement, params = sql.set_texts_statement(
+            Delivery._meta.db_table, "payload", [(d.pk, d.payload) for d in deliveries]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+    else:
+        Delivery.objects.bulk_update(deliveries, ["payload"])
 
 
 def payload(delivery: Delivery, event: Event, at: datetime) -> str:
@@ -176,25 +185,35 @@ def send(client: httpx.Client, delivery: Delivery, at: datetime) -> Outcome:
 
 
 def record(outcomes: Sequence[Outcome], at: datetime) -> None:
-    """Write what each attempt gave: sent, retry later, given up, or the endpoint gone (410)."""
+    """Write what each attempt gave: sent, retry later, given up, or the endpoint gone (410).
+
+    One UPDATE per distinct outcome (all the 200s of a batch are one), not one per delivery."""
     deliveries = Delivery.objects.in_bulk([o.delivery_id for o in outcomes])
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     gone: set[int] = set()
     for outcome in outcomes:
         delivery = deliveries.get(outcome.delivery_id)
         if delivery is None:  # its endpoint was deleted meanwhile
             continue
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
+        state, next_attempt_at, sent_at = State.PENDING, None, None
         if outcome.ok:
-            delivery.state, delivery.sent_at, delivery.next_attempt_at = State.SENT, at, None
+            state, sent_at = State.SENT, at
         elif outcome.gone or at - delivery.created_at >= RETRY_FOR:
-            delivery.state, delivery.next_attempt_at = State.FAILED, None
+            state = State.FAILED
             if outcome.gone:
                 gone.add(delivery.endpoint_id)
         else:
-            delivery.next_attempt_at = at + retry_delay(delivery.attempts)
-    fields = ["state", "last_status_code", "last_error", "next_attempt_at", "sent_at"]
-    Delivery.objects.bulk_update(deliveries.values(), fields)
+            next_attempt_at = at + retry_delay(delivery.attempts)
+        key = (state, next_attempt_at, sent_at, outcome.status_code, outcome.error)
+        groups[key].append(delivery.pk)
+    for (state, next_attempt_at, sent_at, status_code, error), ids in groups.items():
+        Delivery.objects.filter(id__in=ids).update(
+            state=state,
+            next_attempt_at=next_attempt_at,
+            sent_at=sent_at,
+            last_status_code=status_code,
+            last_error=error,
+        )
     if gone:
         Endpoint.objects.filter(id__in=gone).update(
             is_active=False, disabled_reason="The receiver answered 410 Gone."

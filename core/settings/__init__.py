@@ -414,5 +414,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One line per webhook request would drown the relay's own summary (and slow it).
+        "httpx": {"level": "WARNING"},
     },
 }
