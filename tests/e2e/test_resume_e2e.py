@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from websockets.sync.client import ClientConnection, connect
+from websockets.sync.connection import Connection
 from websockets.typing import Origin
 
 from apps.events import lifecycle
@@ -37,7 +38,7 @@ def socket(port: int, path: str) -> ClientConnection:
     return connect(f"ws://127.0.0.1:{port}{path}", origin=origin, open_timeout=10)
 
 
-def changes_of(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
+def changes_of(ws: Connection, count: int) -> list[dict[str, Any]]:
     received: list[dict[str, Any]] = []
     while len(received) < count:
         message = json.loads(ws.recv(timeout=15))
