@@ -17,10 +17,12 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from apps.events import lifecycle, sql
 from apps.events.models import Event, EventStatusChange
+from apps.events.periodic import PERIODIC_TASKS
 from apps.events.tests.factories import EventFactory, UserFactory
 from apps.webhooks import endpoints, relay
 from apps.webhooks.models import Delivery, Endpoint
 from apps.webhooks.tests.receiver import Receiver, Request
+from core.celery import app
 
 Status = Event.EventStatus
 State = Delivery.State
@@ -272,3 +274,27 @@ def test_a_relay_that_died_mid_send_leaves_the_delivery_to_the_next_after_its_le
     assert relay.relay_due() == 1
     assert [r.webhook_id for r in receiver.requests] == [claimed.webhook_id]
     assert Counter(Delivery.objects.values_list("state", flat=True)) == {State.SENT: 1}
+
+
+def test_the_relay_runs_on_a_queue_of_its_own() -> None:
+    route = app.amqp.router.route({}, relay.RELAY_TASK)
+    assert route["queue"].name == relay.QUEUE == "webhooks"
+    assert app.amqp.router.route({}, "events.wake_up")["queue"].name == "celery"
+    assert relay.RELAY_TASK in {spec.task for spec in PERIODIC_TASKS}
+
+
+def test_an_endpoint_turned_back_on_gets_what_waited(
+    organizer: User, receiver: Receiver, frozen_clock: time_machine.Coordinates
+) -> None:
+    hook = endpoint(organizer, receiver.url)
+    receiver.answer(410)
+    lifecycle.cancel(EventFactory.create(organizer=organizer).pk)
+    relay.relay_due()
+    waiting = endpoints.retry(Delivery.objects.get())
+    assert relay.relay_due() == 0  # the endpoint is off: nothing is sent
+    hook.refresh_from_db()
+    endpoints.update(hook, is_active=True)
+    assert relay.relay_due() == 1
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.last_status_code) == (State.SENT, 200)
+    assert hook.disabled_reason == ""
