@@ -58,27 +58,26 @@ def sweep_statement(
         moved AS (
             UPDATE {event_table} AS e SET {assignments}
             FROM due WHERE e.id = due.id
-            RETURNING e.id, e.organizer_id, due.status AS from_status
+            RETURNING e.id, due.status AS from_status
         ),
         audit AS (
             INSERT INTO {change_table} (event_id, from_status, to_status, at, actor_id, source)
             SELECT id, from_status, %s, %s, NULL, %s FROM moved
-            RETURNING id, event_id
+            RETURNING id, event_id, from_status
         ),
         outbox AS (
             INSERT INTO {outbox.delivery_table} (endpoint_id, change_id, type, state, attempts,
                 last_error, next_attempt_at, created_at, payload)
             SELECT endpoint.id, audit.id, %s, 'pending', 0, '', %s, %s, ''
             FROM audit
-            JOIN moved ON moved.id = audit.event_id
-            JOIN {outbox.endpoint_table} AS endpoint ON endpoint.owner_id = moved.organizer_id
+            -- The statement's snapshot: the row as it was before the UPDATE, same organizer.
+            JOIN {event_table} AS event ON event.id = audit.event_id
+            JOIN {outbox.endpoint_table} AS endpoint ON endpoint.owner_id = event.organizer_id
             WHERE endpoint.is_active
                 AND (endpoint.event_types @> %s::jsonb OR endpoint.event_types @> %s::jsonb)
             RETURNING 1
         )
-        SELECT moved.id, moved.from_status, audit.id, (SELECT count(*) FROM outbox)
-        FROM moved JOIN audit ON audit.event_id = moved.id
-        ORDER BY audit.id
+        SELECT event_id, from_status, id, (SELECT count(*) FROM outbox) FROM audit ORDER BY id
     """  # noqa: S608
     params = [
         *due_params,
