@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.web.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("apps.accounts.api.urls")),
+    path("api/webhooks/", include("apps.webhooks.api.urls")),
     path("api/", include("apps.events.api.urls")),
     path("healthz", healthz, name="healthz"),
     # Clients that ask for /favicon.ico without reading the page's <link rel="icon">.

@@ -2,7 +2,8 @@
 
 `ws/events/` streams the status changes of public events; `ws/events/{id}/` those of one event,
 and is closed with code 4404 when the user may not see it (unknown id, someone else's DRAFT).
-Delivery is at most once: a client that reconnects re-fetches the event over HTTP.
+Every message carries its `change_id`; a client that reconnects with `?after=<change_id>` is first
+sent what it missed, then the live messages, without a gap or a duplicate (`resume`).
 
 The stream is one-way: client frames are never parsed, so no frame (text, binary, not JSON) can
 crash a consumer; their rate and size are limited in front of the consumers (core.socket_limits).
@@ -15,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from apps.events import realtime, selectors
+from apps.events import realtime, resume, selectors
 from apps.events.models import Event
 
 NOT_FOUND = 4404
@@ -25,6 +26,8 @@ class StatusForwardingConsumer(AsyncWebsocketConsumer):
     """Forwards the group's `event.status` and `event.status.batch` messages to the client."""
 
     group: str | None = None
+    # After a replay: the last change id it sent; live changes up to it are not sent again.
+    replayed_through: int | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Whatever ends the socket (a disconnect, a handler that raised, a cancelled task), the
@@ -34,10 +37,26 @@ class StatusForwardingConsumer(AsyncWebsocketConsumer):
         finally:
             await self.leave()
 
-    async def join(self, group: str) -> None:
+    async def join(self, group: str, event_id: int | None = None) -> None:
+        """Join the group, then replay what a resuming client missed (the order matters: every
+        change committed after the replay's read reaches the group, see `resume`)."""
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        after = resume.after_of(self.scope.get("query_string", b""))
+        if after is not None:
+            await self.replay(after, event_id)
+
+    async def replay(self, after: int, event_id: int | None) -> None:
+        missed = None
+        if after != resume.UNREADABLE:
+            missed = await database_sync_to_async(resume.missed)(after, event_id)
+        if missed is None:
+            await self.send(text_data=realtime.client_text(resume.RESET))
+            return
+        for message in resume.replay_messages(missed, public=event_id is None):
+            await self.send(text_data=realtime.client_text(message))
+        self.replayed_through = max([after, *(change.change_id or 0 for change in missed)])
 
     async def leave(self) -> None:
         group, self.group = self.group, None
@@ -52,7 +71,12 @@ class StatusForwardingConsumer(AsyncWebsocketConsumer):
 
     async def event_status(self, message: dict[str, Any]) -> None:
         # Serialised once by the publisher, not once per socket (realtime.channel_message).
-        await self.send(text_data=message["text"])
+        if self.replayed_through is None:
+            await self.send(text_data=message["text"])
+            return
+        text = resume.unseen(message, self.replayed_through)
+        if text is not None:
+            await self.send(text_data=text)
 
     async def event_status_batch(self, message: dict[str, Any]) -> None:
         await self.event_status(message)
@@ -71,7 +95,7 @@ class EventConsumer(StatusForwardingConsumer):
             await self.accept()
             await self.close(code=NOT_FOUND)
             return
-        await self.join(realtime.event_group(event_id))
+        await self.join(realtime.event_group(event_id), event_id)
 
     @database_sync_to_async
     def may_see(self, event_id: int) -> bool:

@@ -3,7 +3,7 @@
 Called by the domain functions inside their transaction; the work runs only once it has
 committed, so a socket or a task never sees a change that was rolled back, and a failure here
 never undoes one. Deliveries that must survive a crash are not effects: they are rows written in
-the transaction itself.
+the transaction itself (apps.webhooks.outbox); the effect is only the relay's wake-up.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from celery import current_app
 from django.db import transaction
 
 from apps.events import realtime, scheduling
 from apps.events.transitions import Transition
+from apps.webhooks.relay import RELAY_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +58,17 @@ def reschedule() -> None:
         scheduling.schedule_next()
     except Exception:
         logger.warning("scheduling the next wake-up failed", exc_info=True)
+
+
+def relay_after_commit() -> None:
+    """Wake the webhook relay once new deliveries have committed. Only a wake-up: the rows are
+    the deliveries, and the periodic relay sends them if this message is lost."""
+    transaction.on_commit(kick_relay)
+
+
+def kick_relay() -> None:
+    """Never raises: the periodic relay is the safety net."""
+    try:
+        current_app.send_task(RELAY_TASK)
+    except Exception:
+        logger.warning("waking the webhook relay failed", exc_info=True)

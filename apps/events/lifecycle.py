@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apps.events import clock, effects, sql, transitions
 from apps.events.errors import InvalidTransition
 from apps.events.models import Actor, Event, EventStatusChange
 from apps.events.transitions import Transition
+from apps.webhooks import outbox
+from apps.webhooks.models import Endpoint, event_type
 
 Status = Event.EventStatus
 Source = EventStatusChange.Source
@@ -55,21 +57,24 @@ def _manual(action: str, event_id: int, *, actor: Actor = None, source: str = So
         reason = _precondition(action, event, at)
         if reason:
             raise InvalidTransition(event, to_status, reason)
-        change = Transition(event.pk, event.status, to_status, at)
+        from_status = event.status
         event.status = to_status
         fields = ["status", "updated_at"]
         if to_status == Status.COMPLETED:
             event.completed_at = at
             fields.append("completed_at")
         event.save(update_fields=fields)
-        EventStatusChange.objects.create(
+        row = EventStatusChange.objects.create(
             event=event,
-            from_status=change.from_status,
+            from_status=from_status,
             to_status=to_status,
             at=at,
             actor=actor if isinstance(actor, User) else None,
             source=source,
         )
+        change = Transition(event.pk, from_status, to_status, at, row.pk)
+        if outbox.record([change], {event.pk: event.organizer_id}):
+            effects.relay_after_commit()
         effects.announce_after_commit([change])
     return event
 
@@ -99,10 +104,12 @@ def _sweep(due: Q, to_status: str, at: datetime, extra: dict[str, datetime]) -> 
     which serialises writers) the same in three statements inside a transaction.
     """
     if sql.is_postgresql():
-        changes = _sweep_postgresql(due, to_status, at, extra)
+        changes, deliveries = _sweep_postgresql(due, to_status, at, extra)
     else:
         with transaction.atomic():
-            changes = _sweep_portable(due, to_status, at, extra)
+            changes, deliveries = _sweep_portable(due, to_status, at, extra)
+    if deliveries:
+        effects.relay_after_commit()
     effects.push_after_commit(changes)
     return changes
 
@@ -113,7 +120,8 @@ def _due_rows(due: Q) -> QuerySet[Event]:
 
 def _sweep_postgresql(
     due: Q, to_status: str, at: datetime, extra: dict[str, datetime]
-) -> list[Transition]:
+) -> tuple[list[Transition], int]:
+    """The changes made, and the number of webhook deliveries written with them."""
     due_sql, due_params = _due_rows(due).values_list("id", "status").query.sql_with_params()
     statement, params = sql.sweep_statement(
         due_sql,
@@ -124,20 +132,34 @@ def _sweep_postgresql(
         Source.TASK,
         event_table=Event._meta.db_table,
         change_table=EventStatusChange._meta.db_table,
+        outbox=sql.Outbox(
+            delivery_table=outbox.DELIVERY_TABLE,
+            endpoint_table=outbox.ENDPOINT_TABLE,
+            delivery_type=event_type(to_status),
+            subscribed=outbox.subscription_filter(to_status),
+        ),
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    return [Transition(event_id, from_status, to_status, at) for event_id, from_status in rows]
+    changes = [Transition(event, frm, to_status, at, change) for event, frm, change, _ in rows]
+    return changes, rows[0][3] if rows else 0
 
 
 def _sweep_portable(
     due: Q, to_status: str, at: datetime, extra: dict[str, datetime]
-) -> list[Transition]:
-    rows = list(_due_rows(due).select_for_update(skip_locked=True).values_list("id", "status"))
-    ids = [event_id for event_id, _ in rows]
+) -> tuple[list[Transition], int]:
+    # Whether the organizer has an active endpoint comes with the due rows: without any, the
+    # sweep costs no query more than before webhooks existed.
+    hooked = Exists(Endpoint.objects.filter(owner_id=OuterRef("organizer_id"), is_active=True))
+    rows = list(
+        _due_rows(due)
+        .select_for_update(skip_locked=True)
+        .values_list("id", "status", "organizer_id", hooked)
+    )
+    ids = [event_id for event_id, *_ in rows]
     Event.objects.filter(due, id__in=ids).update(status=to_status, updated_at=at, **extra)
-    EventStatusChange.objects.bulk_create(
+    audit = EventStatusChange.objects.bulk_create(
         EventStatusChange(
             event_id=event_id,
             from_status=from_status,
@@ -145,9 +167,12 @@ def _sweep_portable(
             at=at,
             source=Source.TASK,
         )
-        for event_id, from_status in rows
+        for event_id, from_status, *_ in rows
     )
-    return [Transition(event_id, from_status, to_status, at) for event_id, from_status in rows]
+    changes = [Transition(row.event_id, row.from_status, to_status, at, row.pk) for row in audit]
+    organizer_of = {event_id: organizer for event_id, _, organizer, has_hooks in rows if has_hooks}
+    hooked_changes = [change for change in changes if change.event_id in organizer_of]
+    return changes, outbox.record(hooked_changes, organizer_of) if hooked_changes else 0
 
 
 def ended_q(at: datetime) -> Q:

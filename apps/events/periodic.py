@@ -41,6 +41,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         every_seconds=5 * 60,
         description="One reminder email per participant, REMINDER_LEAD_HOURS before the start.",
     ),
+    PeriodicSpec(
+        name="Relay Webhook Deliveries",
+        task="webhooks.relay",
+        every_seconds=60,
+        description="Sends due webhook deliveries and retries: the safety net of the relay's "
+        "wake-up after each commit.",
+    ),
     # Beat installs this entry under this name by itself (crontab 04:00) whenever results
     # expire; owning the same name keeps one clean-up task instead of two.
     PeriodicSpec(

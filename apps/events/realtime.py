@@ -26,6 +26,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.db.models import Q
 
 from apps.events.models import Event
 from apps.events.transitions import Transition
@@ -38,7 +39,7 @@ PUSH_TIMEOUT_PER_CHANGE = 0.0001
 # Bounds the Redis connections one publish opens when many watched events change at once.
 MAX_CONCURRENT_SENDS = 8
 # What a client receives for one change; the channel layer adds keys of its own to the message.
-MESSAGE_FIELDS = ("type", "event_id", "status", "previous_status", "at")
+MESSAGE_FIELDS = ("type", "event_id", "status", "previous_status", "at", "change_id")
 
 
 class PushFailed(Exception):
@@ -57,7 +58,15 @@ def status_message(change: Transition) -> dict[str, Any]:
         "status": str(change.to_status),
         "previous_status": str(change.from_status),
         "at": change.at.isoformat(),
+        "change_id": change.change_id,
     }
+
+
+def public_q() -> Q:
+    """`is_public` as a filter on EventStatusChange rows (the replay of a resumed stream)."""
+    draft = Event.EventStatus.DRAFT
+    confirmed = Q(from_status=draft, to_status=Event.EventStatus.CONFIRMED)
+    return confirmed | (~Q(from_status=draft) & ~Q(to_status=draft))
 
 
 def is_public(change: Transition) -> bool:
@@ -105,8 +114,17 @@ def publish_transitions(changes: Sequence[Transition]) -> None:
 
 
 def channel_message(message: dict[str, Any]) -> dict[str, Any]:
-    """What goes through the channel layer: the handler's type and the client's JSON text."""
-    return {"type": message["type"], "text": json.dumps(message, separators=(",", ":"))}
+    """What goes through the channel layer: the handler's type, the client's JSON text, and the
+    range of change ids it holds (a resumed socket drops what its replay already sent)."""
+    ids = [c["change_id"] for c in message.get("changes", [message]) if c.get("change_id")]
+    layer_message = {"type": message["type"], "text": client_text(message)}
+    if ids:
+        layer_message.update(first_change_id=min(ids), last_change_id=max(ids))
+    return layer_message
+
+
+def client_text(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 async def _publish(layer: Any, changes: Sequence[Transition]) -> None:

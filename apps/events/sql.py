@@ -7,10 +7,22 @@ equivalents (it serialises writers, so it needs no row locks). Every caller that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """Where a sweep writes its webhook deliveries, and which endpoints want them."""
+
+    delivery_table: str
+    endpoint_table: str
+    delivery_type: str
+    # JSON arrays, one of which an endpoint's event_types must contain.
+    subscribed: tuple[str, str]
 
 
 def is_postgresql() -> bool:
@@ -27,11 +39,15 @@ def sweep_statement(
     *,
     event_table: str,
     change_table: str,
+    outbox: Outbox,
 ) -> tuple[str, list[Any]]:
-    """One statement that moves the rows `due_sql` selects (id, status) and writes their audit.
+    """One statement that moves the rows `due_sql` selects (id, status), writes their audit and
+    their webhook deliveries, and returns (event id, from status, change id, deliveries written)
+    for each moved row, in change id order.
 
     A data-modifying CTE locks the due rows with SKIP LOCKED, so two sweeps running at once split
-    the rows between them and none is changed twice; it is atomic on its own (one round trip).
+    the rows between them and none is changed twice; it is atomic on its own (one round trip), so
+    the deliveries commit with the transitions they announce (CONTRACT §9).
     Written out rather than select_for_update(), which Django refuses outside a transaction.
     """
     assignments = ", ".join(f"{column} = %s" for column in ["status", "updated_at", *extra])
@@ -47,8 +63,46 @@ def sweep_statement(
         audit AS (
             INSERT INTO {change_table} (event_id, from_status, to_status, at, actor_id, source)
             SELECT id, from_status, %s, %s, NULL, %s FROM moved
+            RETURNING id, event_id, from_status
+        ),
+        outbox AS (
+            INSERT INTO {outbox.delivery_table} (endpoint_id, change_id, type, state, attempts,
+                last_error, next_attempt_at, created_at, payload)
+            SELECT endpoint.id, audit.id, %s, 'pending', 0, '', %s, %s, ''
+            FROM audit
+            -- The statement's snapshot: the row as it was before the UPDATE, same organizer.
+            JOIN {event_table} AS event ON event.id = audit.event_id
+            JOIN {outbox.endpoint_table} AS endpoint ON endpoint.owner_id = event.organizer_id
+            WHERE endpoint.is_active
+                AND (endpoint.event_types @> %s::jsonb OR endpoint.event_types @> %s::jsonb)
+            RETURNING 1
         )
-        SELECT id, from_status FROM moved
+        SELECT event_id, from_status, id, (SELECT count(*) FROM outbox) FROM audit ORDER BY id
     """  # noqa: S608
-    params = [*due_params, to_status, at, *extra.values(), to_status, at, source]
+    params = [
+        *due_params,
+        to_status,
+        at,
+        *extra.values(),
+        to_status,
+        at,
+        source,
+        outbox.delivery_type,
+        at,
+        at,
+        *outbox.subscribed,
+    ]
     return sql, params
+
+
+def set_texts_statement(
+    table: str, column: str, values: list[tuple[int, str]]
+) -> tuple[str, list[Any]]:
+    """One UPDATE giving each row (by id) its own text: two arrays, unnested side by side.
+    Django's bulk_update builds a CASE WHEN per row, which cost more than the sends it recorded."""
+    sql = f"""
+        UPDATE {table} AS t SET {column} = v.text
+        FROM unnest(%s::bigint[], %s::text[]) AS v(id, text)
+        WHERE t.id = v.id
+    """  # noqa: S608
+    return sql, [[row_id for row_id, _ in values], [text for _, text in values]]

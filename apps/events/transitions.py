@@ -22,6 +22,8 @@ class Transition:
     from_status: str
     to_status: str
     at: datetime
+    # The id of its EventStatusChange row: the order of changes, and what a stream resumes after.
+    change_id: int | None = None
 
 
 # A person's actions, keyed by name: (allowed from, to).

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "apps.accounts",
     "apps.events",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,9 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 7 * 24 * 60 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Webhook sends have a queue (and a worker, Procfile `webhooks`) of their own: a slow receiver
+# never delays a sweep or a wake-up.
+CELERY_TASK_ROUTES = {"webhooks.*": {"queue": "webhooks"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
@@ -246,6 +250,20 @@ REMINDER_SENDERS = max(1, env.int("REMINDER_SENDERS", default=2))
 # The reminder claim is a prepared statement (PostgreSQL protocol level). Behind PgBouncer in
 # transaction mode that needs PgBouncer >= 1.21 with max_prepared_statements set; or turn it off.
 REMINDER_PREPARED_CLAIM = env.bool("REMINDER_PREPARED_CLAIM", default=True)
+
+# --- Webhooks (CONTRACT §9) ---
+# Loopback, private and link-local receivers are refused unless this is on (local testing only).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Retries wait 1×, 2×, 4×, … this (capped at 12 h), for at least 3 days after the transition.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+# Sends in flight at once per relay: one slow receiver holds one of them, not the batch.
+WEBHOOK_SENDERS = max(1, env.int("WEBHOOK_SENDERS", default=8))
+# A claimed delivery is the claimer's this long; then, if the relay died mid-send, another sends
+# it (same webhook-id). Above the 10 s send timeout, so a live relay's rows are never re-sent.
+WEBHOOK_LEASE_SECONDS = max(11, env.int("WEBHOOK_LEASE_SECONDS", default=60))
+
+# --- Live stream (CONTRACT §5): a reconnecting socket is replayed at most this many changes ---
+WS_RESUME_LIMIT = env.int("WS_RESUME_LIMIT", default=1000)
 
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -396,5 +414,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One line per webhook request would drown the relay's own summary (and slow it).
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -32,7 +32,7 @@ from websockets.sync.connection import Connection
 from websockets.typing import Origin
 
 from apps.events import clock, lifecycle, realtime
-from apps.events.models import Event
+from apps.events.models import Event, EventStatusChange
 from apps.events.tasks import mark_ended_events_as_completed
 from apps.events.tests.factories import EventFactory, UserFactory
 from core.socket_limits import POLICY_VIOLATION
@@ -116,6 +116,7 @@ def test_confirm_and_cancel_arrive_on_both_streams_within_a_second(daphne_server
         ]:
             started = time.monotonic()
             action(event.pk, actor=event.organizer)
+            change_id = EventStatusChange.objects.filter(event=event).latest("id").pk
             for ws in (public, detail):
                 message = receive(ws)
                 assert time.monotonic() - started < ARRIVAL_LIMIT
@@ -125,6 +126,7 @@ def test_confirm_and_cancel_arrive_on_both_streams_within_a_second(daphne_server
                     "status": status,
                     "previous_status": previous,
                     "at": message["at"],
+                    "change_id": change_id,
                 }
                 assert datetime.fromisoformat(message["at"]).utcoffset() is not None
 

@@ -204,7 +204,7 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
 
 
 COMPOSE = DEPLOY / "docker-compose.yaml"
-APP_SERVICES = ("migrate", "django", "celery-worker", "celery-beat", "flower")
+APP_SERVICES = ("migrate", "django", "celery-worker", "celery-webhooks", "celery-beat", "flower")
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +242,9 @@ def test_compose_commands_and_settings(compose: dict) -> None:
     assert "manage.py setup_event_lifecycle_tasks" in migrate
     assert services["django"]["command"][0] == "daphne"
     assert services["celery-worker"]["command"][:4] == ["celery", "-A", "core", "worker"]
+    webhooks = services["celery-webhooks"]["command"]
+    assert webhooks[:4] == ["celery", "-A", "core", "worker"]
+    assert webhooks[webhooks.index("-Q") + 1] == "webhooks"
     beat = services["celery-beat"]["command"]
     assert beat[:4] == ["celery", "-A", "core", "beat"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat

@@ -74,12 +74,13 @@ def publish_and_receive(
 
 
 def test_status_message_has_the_contract_shape() -> None:
-    assert realtime.status_message(Transition(7, Status.DRAFT, Status.CONFIRMED, AT)) == {
+    assert realtime.status_message(Transition(7, Status.DRAFT, Status.CONFIRMED, AT, 31)) == {
         "type": "event.status",
         "event_id": 7,
         "status": "CONFIRMED",
         "previous_status": "DRAFT",
         "at": "2026-06-15T12:00:00+00:00",
+        "change_id": 31,
     }
     assert tuple(realtime.status_message(change(1))) == realtime.MESSAGE_FIELDS
 

@@ -63,6 +63,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     is_organizer = user.is_authenticated and event.organizer_id == user.pk
     joined = user.is_authenticated and Participation.objects.filter(event=event, user=user).exists()
+    history = list(selectors.history(event))
     context = {
         "event": event,
         "is_organizer": is_organizer,
@@ -73,7 +74,9 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": lifecycle.available_actions(event, user),
         "confirm_first": CONFIRM_FIRST,
         "can_delete": is_organizer and event.status == Status.DRAFT,
-        "history": selectors.history(event),
+        "history": history,
+        # The badge's socket resumes after the last change this page shows (live.js).
+        "last_change_id": max((change.pk for change in history), default=""),
         "show_actors": selectors.may_see_actors(user, event),
     }
     context["organizer_tools"] = is_organizer and bool(

@@ -1,6 +1,8 @@
 // The live status badge of an event page: one WebSocket to /ws/events/{id}/, reconnecting with
-// backoff. Delivery over the socket is at most once, so on every (re)connect the event is fetched
-// again from the API and the badge shows whatever the server says now.
+// backoff. Every message carries its change_id; the socket (re)connects with ?after=<the last
+// change_id seen> (at first, the page's own: data-last-change), and the server replays what was
+// missed before the live messages. Only when it cannot (event.status.reset: too much missed, or
+// no id known) is the event fetched again from the API.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-event]");
@@ -17,6 +19,7 @@
   var NOT_FOUND = 4404;
   var attempt = 0;
   var socket = null;
+  var lastChange = root.getAttribute("data-last-change") || "";
 
   function show(status) {
     if (!LABELS[status] || status === badge.getAttribute("data-status")) return;
@@ -42,20 +45,30 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + window.location.host + "/ws/events/" + eventId + "/");
+    var resume = lastChange ? "?after=" + encodeURIComponent(lastChange) : "";
+    socket = new WebSocket(
+      scheme + window.location.host + "/ws/events/" + eventId + "/" + resume
+    );
     setState("connecting");
     socket.onopen = function () {
       attempt = 0;
       setState("connected");
-      refetch();
+      if (!resume) refetch();
     };
     socket.onmessage = function (message) {
       var data;
       try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (data && data.type === "event.status.reset") {
+        lastChange = "";
+        refetch();
+        return;
+      }
       var changes = data.type === "event.status.batch" ? data.changes : [data];
       (changes || []).forEach(function (change) {
         if (change && change.type !== undefined && change.type !== "event.status") return;
-        if (change && String(change.event_id) === eventId) show(change.status);
+        if (!change || String(change.event_id) !== eventId) return;
+        show(change.status);
+        if (change.change_id) lastChange = String(change.change_id);
       });
     };
     socket.onclose = function (closed) {
