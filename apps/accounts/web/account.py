@@ -24,7 +24,9 @@ from core.users import signed_in
 
 
 class PreferencesForm(forms.Form):
-    timezone = forms.ChoiceField(choices=zones.choices, help_text="Times are shown in it.")
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=zones.choices, help_text="Times are shown in it."
+    )
     email_messages = forms.BooleanField(
         required=False, label="Email me lifecycle messages (reminders, follow-ups, notices)"
     )
