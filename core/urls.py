@@ -12,6 +12,7 @@ handler500 = "core.errors.server_error"
 urlpatterns = [
     path("", include("apps.events.web.urls")),
     path("accounts/", include("apps.accounts.web.urls")),
+    path("account/", include("apps.accounts.web.account_urls")),
     path("admin/", admin.site.urls),
     path("api/auth/", include("apps.accounts.api.urls")),
     path("api/webhooks/", include("apps.webhooks.api.urls")),
