@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from csp.constants import NONE, SELF
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -227,6 +228,16 @@ if CELERY_BROKER_URL.startswith("sentinel://"):
     CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
     if sentinel_password := env.str("CELERY_BROKER_SENTINEL_PASSWORD", default=""):
         CELERY_BROKER_TRANSPORT_OPTIONS["sentinel_kwargs"] = {"password": sentinel_password}
+# Two queues: "celery" for the sweeps and wake-ups, "deliveries" for sending (reminders now,
+# messages and webhooks later), so a big batch never holds up a transition. A worker started
+# without -Q (the seed's command, make dev) consumes both; the deployed ones take one each.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+DELIVERIES_QUEUE = "deliveries"
+CELERY_TASK_QUEUES = (
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+    Queue(DELIVERIES_QUEUE, Exchange(DELIVERIES_QUEUE), routing_key=DELIVERIES_QUEUE),
+)
+CELERY_TASK_ROUTES = {"events.send_event_reminder_emails": {"queue": DELIVERIES_QUEUE}}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
