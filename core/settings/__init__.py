@@ -105,6 +105,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # A bounded pool per process (Django's psycopg pool), on when DATABASE_POOL_MAX is set: under
+    # ASGI every request in flight has a thread and, without it, a connection of its own. A request
+    # that waits DATABASE_POOL_TIMEOUT seconds for one gets a 503 with Retry-After (core.errors).
+    if DATABASE_POOL_MAX := env.int("DATABASE_POOL_MAX", default=0):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not Django
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=2),
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.0),
+        }
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # `make dev` runs web, worker and beat on one SQLite file. Without these a wake-up that met
     # the web's write failed at once with "database is locked" (and was retried 5 s later):
