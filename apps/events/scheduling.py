@@ -7,7 +7,8 @@ enqueues `events.wake_up` with a countdown to it, capped at MAX_DELAY so that no
 anywhere near the broker's visibility timeout.
 
 De-duplication: a Redis key (in the broker's database, so it disappears with the queue it
-describes) holds the time of the pending wake-up. A schedule for the same or a later time is
+describes; reached through kombu as Celery reaches the broker, so a `sentinel://` URL finds the
+master) holds the time of the pending wake-up. A schedule for the same or a later time is
 dropped while that wake-up is pending; an earlier one replaces it. A burst of changes therefore
 enqueues one task, not one per change.
 
@@ -20,12 +21,12 @@ and reschedules.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
-from functools import cache
+from typing import Any
 
 import redis
 from celery import current_app
-from django.conf import settings
 from django.db.models import Min
 
 from apps.events import clock
@@ -67,12 +68,50 @@ return 0
 """
 
 
-@cache
-def _redis() -> redis.Redis:
-    # Short timeouts: a hung Redis must not hold up the request or task that made a change.
-    return redis.Redis.from_url(
-        settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2
-    )
+# Short timeouts, no retries: a hung Redis must not hold up the request or task that made a change.
+_BROKER_TIMEOUTS = {"socket_timeout": 2, "socket_connect_timeout": 2, "max_retries": 0}
+
+
+class _BrokerRedis:
+    """The Redis client of the broker's kombu channel, opened once per process (thread-safe:
+    the client draws from the channel's connection pool, which redis-py resets after a fork)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # kombu's Connection (its stubs lack default_channel and transport_cls).
+        self._connection: Any = None
+        self._client: redis.Redis | None = None
+
+    def client(self) -> redis.Redis | None:
+        """None when the broker is not Redis: wake-ups are then enqueued without de-duplication."""
+        with self._lock:
+            if self._connection is None:
+                connection: Any = current_app.connection_for_write(
+                    connect_timeout=2, transport_options=_BROKER_TIMEOUTS
+                )
+                try:
+                    channel = connection.default_channel
+                except Exception:
+                    connection.release()
+                    raise
+                open_client = getattr(channel, "conn_or_acquire", None)
+                if open_client is None:
+                    logger.warning(
+                        "broker %s is not Redis: wake-ups are not de-duplicated",
+                        connection.transport_cls,
+                    )
+                else:
+                    with open_client() as client:
+                        self._client = client
+                self._connection = connection
+            return self._client
+
+
+_broker_redis = _BrokerRedis()
+
+
+def _redis() -> redis.Redis | None:
+    return _broker_redis.client()
 
 
 def _stamp(moment: datetime) -> str:
@@ -114,7 +153,8 @@ def schedule_at(wake_at: datetime, at: datetime) -> bool:
     """Enqueue `events.wake_up` for `wake_at` if no wake-up at or before it is pending."""
     countdown = max((wake_at - at).total_seconds(), 0.0)
     ttl_ms = int((countdown + GRACE.total_seconds()) * 1000)
-    claimed = _redis().eval(
+    client = _redis()
+    claimed = client is None or client.eval(
         _CLAIM, 1, KEY, _stamp(wake_at), _stamp(at), GRACE.total_seconds(), ttl_ms
     )
     if not claimed:
@@ -126,10 +166,11 @@ def schedule_at(wake_at: datetime, at: datetime) -> bool:
 
 def release(wake_at: str | None) -> None:
     """The wake-up for `wake_at` has started: it no longer blocks an earlier or equal schedule."""
-    if wake_at is not None:
-        _redis().eval(_RELEASE, 1, KEY, wake_at)
+    if wake_at is not None and (client := _redis()) is not None:
+        client.eval(_RELEASE, 1, KEY, wake_at)
 
 
 def forget() -> None:
-    """Drop the record of the pending wake-up (tests; after purging the broker)."""
-    _redis().delete(KEY)
+    """Drop the record of the pending wake-up (at a worker's start; tests; after a purge)."""
+    if (client := _redis()) is not None:
+        client.delete(KEY)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from celery.signals import worker_ready
+from django.db import InterfaceError, OperationalError, connections
 from kombu.exceptions import OperationalError as BrokerError
 
 from apps.events import clock, effects, lifecycle, reminders, scheduling
@@ -97,3 +98,27 @@ def wake(wake_at: str | None = None) -> list[Transition]:
         send_event_reminder_emails.delay()
     scheduling.schedule_next()
     return changes
+
+
+def catch_up() -> list[Transition]:
+    """At a worker's start: what fell due while no worker ran, swept now, not at the next
+    periodic sweep. The pending wake-up is forgotten first: the worker that held it may be dead."""
+    scheduling.forget()
+    return wake()
+
+
+@worker_ready.connect(weak=False)
+def catch_up_when_ready(**kwargs: Any) -> None:
+    """Runs before the worker logs "ready.": a worker that says ready has caught up."""
+    started = time.monotonic()
+    try:
+        count = len(catch_up())
+    finally:
+        # The main process runs no tasks: it keeps no connection open.
+        connections.close_all()
+    logger.info(
+        "catch-up at start: count=%d duration_ms=%.1f",
+        count,
+        (time.monotonic() - started) * 1000,
+        extra={"count": count},
+    )

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from csp.constants import NONE, SELF
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -105,6 +106,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # A bounded pool per process (Django's psycopg pool), on when DATABASE_POOL_MAX is set: under
+    # ASGI every request in flight has a thread and, without it, a connection of its own. A request
+    # that waits DATABASE_POOL_TIMEOUT seconds for one gets a 503 with Retry-After (core.errors).
+    if DATABASE_POOL_MAX := env.int("DATABASE_POOL_MAX", default=0):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not Django
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=2),
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.0),
+        }
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # `make dev` runs web, worker and beat on one SQLite file. Without these a wake-up that met
     # the web's write failed at once with "database is locked" (and was retried 5 s later):
@@ -228,15 +239,27 @@ if CELERY_BROKER_URL.startswith("sentinel://"):
     CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
     if sentinel_password := env.str("CELERY_BROKER_SENTINEL_PASSWORD", default=""):
         CELERY_BROKER_TRANSPORT_OPTIONS["sentinel_kwargs"] = {"password": sentinel_password}
+# Three queues: "celery" for the sweeps and wake-ups, "deliveries" for sending emails (reminders
+# and lifecycle messages), "webhooks" for the webhook relay, so neither a big batch nor a slow
+# receiver holds up a transition. A worker started without -Q (the seed's command) consumes all
+# three; the Procfile and the deployed ones split them (docs/DEPLOYMENT.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+DELIVERIES_QUEUE = "deliveries"
+WEBHOOKS_QUEUE = "webhooks"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("celery", DELIVERIES_QUEUE, WEBHOOKS_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    "events.send_event_reminder_emails": {"queue": DELIVERIES_QUEUE},
+    "webhooks.*": {"queue": WEBHOOKS_QUEUE},
+}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 7 * 24 * 60 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Webhook sends have a queue (and a worker, Procfile `webhooks`) of their own: a slow receiver
-# never delays a sweep or a wake-up.
-CELERY_TASK_ROUTES = {"webhooks.*": {"queue": "webhooks"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True

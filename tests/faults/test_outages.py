@@ -15,6 +15,7 @@ from tests.faults.ledger import ledger, report
 from tests.faults.test_worker_crash import (
     create_due_events,
     frozen_audit_table,
+    ready_worker,
     sweep_waiting_on_lock,
 )
 from tests.support import processes
@@ -82,11 +83,10 @@ def test_database_unreachable_for_20s_during_a_sweep_retries_and_succeeds(
     fault_env: dict[str, str], db_proxy: TcpProxy
 ) -> None:
     due = 2_000
+    worker = ready_worker(fault_env)
     create_due_events(due)
-    worker = processes.worker(fault_env, "-c", "1").start()
     lock = frozen_audit_table()
     try:
-        worker.wait_for_output("ready.", 60)
         send_task(fault_env, SWEEP)
         processes.wait_for(sweep_waiting_on_lock, 30)
         db_proxy.cut()

@@ -39,23 +39,27 @@ def test_beat_down_for_a_day_catches_up_with_one_sweep_not_a_burst(
     fault_env: dict[str, str],
 ) -> None:
     backlog = 500
-    create_due_events(backlog)
     call_command("setup_event_lifecycle_tasks")
     PeriodicTask.objects.update(last_run_at=timezone.now() - timedelta(days=1))
     # Only the beat-sent sweeps may move events here: no wake-ups in this test.
     PeriodicTask.objects.exclude(task=SWEEP).update(enabled=False)
 
     worker = processes.worker(fault_env).start()
-    beat = processes.beat(fault_env).start()
+    beat = None
     try:
+        # The backlog appears after the worker's own catch-up at start, so only beat can move it.
         worker.wait_for_output("ready.", 60)
+        create_due_events(backlog)
+        beat = processes.beat(fault_env).start()
         started = time.monotonic()
         processes.wait_for(lambda: ledger().completed == backlog, 60)
         caught_up = time.monotonic() - started
         time.sleep(10)  # a burst of queued-up runs would show here
     finally:
-        beat.stop()
+        if beat is not None:
+            beat.stop()
         worker.stop()
+    assert beat is not None
     sends = beat.output().count(f"Sending due task Mark Ended Events as Completed ({SWEEP})")
     book = ledger()
     report(
@@ -139,10 +143,10 @@ def test_the_same_message_delivered_twice_changes_nothing_the_second_time(
     # With two they may overlap, and SKIP LOCKED splits the events between them (e.g. 1 + 299):
     # either way every event is completed once, with one audit row.
     due = 300
-    create_due_events(due)
     worker = processes.worker(fault_env, "-c", concurrency).start()
     try:
         worker.wait_for_output("ready.", 60)
+        create_due_events(due)  # after the worker's catch-up at start: only the messages move them
         task_id = send_task(fault_env, SWEEP)
         send_task(fault_env, SWEEP, task_id=task_id)
         processes.wait_for(lambda: worker.output().count(f"{SWEEP}[{task_id}] succeeded") == 2, 60)
@@ -174,15 +178,16 @@ def test_a_lost_wake_up_is_caught_by_the_periodic_safety_sweep(fault_env: dict[s
     # for the processes under test it is lost. Only their periodic sweep can complete it.
     interval = 5
     run_only({SWEEP: interval})
-    event = EventFactory.create(
-        status=Status.ONGOING,
-        start_date=timezone.now() - timedelta(hours=1),
-        end_date=timezone.now() + timedelta(seconds=1),
-    )
     worker = processes.worker(fault_env).start()
     beat = processes.beat(fault_env).start()
     try:
         worker.wait_for_output("ready.", 60)
+        # After the worker's catch-up at start, which would schedule the wake-up itself.
+        event = EventFactory.create(
+            status=Status.ONGOING,
+            start_date=timezone.now() - timedelta(hours=1),
+            end_date=timezone.now() + timedelta(seconds=1),
+        )
         processes.wait_for(
             lambda: Event.objects.filter(pk=event.pk, status=Status.COMPLETED).exists(),
             interval + 30,

@@ -43,6 +43,20 @@ def create_due_events(count: int) -> None:
     )
 
 
+def ready_worker(env: dict[str, str]) -> processes.ManagedProcess:
+    """A one-process worker past its catch-up at start (stopped if it never gets there).
+
+    Due events are created after it: its catch-up would sweep them itself, or wait on the lock.
+    """
+    worker = processes.worker(env, "-c", "1").start()
+    try:
+        worker.wait_for_output("ready.", 60)
+    except BaseException:
+        worker.stop()
+        raise
+    return worker
+
+
 def frozen_audit_table() -> psycopg.Connection:
     """A transaction holding SHARE on the audit table: a sweep's INSERT waits on it, mid-task."""
     conn = psycopg.connect(processes.test_database_url().replace("postgres://", "postgresql://"))
@@ -69,11 +83,10 @@ def pool_children(main_pid: int) -> list[int]:
 def test_pool_child_killed_mid_sweep_the_message_is_requeued_and_finishes(
     fault_env: dict[str, str],
 ) -> None:
+    worker = ready_worker(fault_env)
     create_due_events(DUE)
-    worker = processes.worker(fault_env, "-c", "1").start()
     lock = frozen_audit_table()
     try:
-        worker.wait_for_output("ready.", 60)
         assert worker.proc is not None
         send_task(fault_env, SWEEP)
         processes.wait_for(sweep_waiting_on_lock, 30)
@@ -103,13 +116,12 @@ def test_pool_child_killed_mid_sweep_the_message_is_requeued_and_finishes(
 def test_whole_worker_killed_mid_sweep_then_restarted_completes_everything_once(
     fault_env: dict[str, str],
 ) -> None:
-    create_due_events(DUE)
     run_only({SWEEP: 1})  # no beat runs until after the kill
 
-    worker = processes.worker(fault_env, "-c", "1").start()
+    worker = ready_worker(fault_env)
+    create_due_events(DUE)
     lock = frozen_audit_table()
     try:
-        worker.wait_for_output("ready.", 60)
         send_task(fault_env, SWEEP)
         processes.wait_for(sweep_waiting_on_lock, 30)
         worker.kill(signal.SIGKILL)
@@ -118,7 +130,7 @@ def test_whole_worker_killed_mid_sweep_then_restarted_completes_everything_once(
     finally:
         lock.close()
     # The message of the killed worker stays unacked until the visibility timeout: the
-    # periodic sweep of a restarted worker and beat is what finishes the work.
+    # restarted worker's catch-up at start, or beat's periodic sweep, is what finishes the work.
     restarted = processes.worker(fault_env, "-c", "1").start()
     beat = processes.beat(fault_env).start()
     try:

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,13 @@ from tests.support import processes
 
 DEPLOY = processes.REPO / "deploy"
 SYSTEMD = DEPLOY / "systemd"
-UNITS = ("django.service", "celery-worker.service", "celery-worker@.service", "celery-beat.service")
+UNITS = (
+    "django.service",
+    "celery-worker.service",
+    "celery-worker@.service",
+    "celery-deliveries.service",
+    "celery-beat.service",
+)
 INSTALL_DIR = "/opt/eventide"
 
 
@@ -87,6 +94,16 @@ def test_units_run_the_seed_commands_with_logs_in_var_log_celery() -> None:
     assert unit_env(worker)["CELERY_LOG_DIR"] == "/var/log/celery"
     assert unit_env(worker)["CELERY_RUN_DIR"] == "/run/celery"
     assert values(worker, "Service", "KillMode") == ["mixed"]
+    assert "--queues=${CELERY_WORKER_QUEUES}" in run
+    assert unit_env(worker)["CELERY_WORKER_QUEUES"] == "celery"
+
+    deliveries = parse_unit(SYSTEMD / "celery-deliveries.service")
+    (run,) = values(deliveries, "Service", "ExecStart")
+    assert run.startswith(f"{INSTALL_DIR}/.venv/bin/celery -A core worker ")
+    assert run.endswith("--queues=deliveries")
+    assert "--logfile=${CELERY_LOG_DIR}/deliveries.log" in run
+    assert "--pidfile=${CELERY_RUN_DIR}/deliveries.pid" in run
+    assert values(deliveries, "Service", "KillMode") == ["mixed"]
 
     beat = parse_unit(SYSTEMD / "celery-beat.service")
     (run,) = values(beat, "Service", "ExecStart")
@@ -149,6 +166,10 @@ def unit_processes(
         proc.stop()
 
 
+def ready_in(log: Path) -> bool:
+    return log.exists() and " ready." in log.read_text()
+
+
 @pytest.mark.e2e
 def test_the_units_command_lines_start_and_log_json_to_their_files(
     unit_processes: list[processes.ManagedProcess], tmp_path: Path
@@ -160,11 +181,18 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
         "DJANGO_PORT": str(processes.free_port()),
         "LOG_FORMAT": "json",
     }
-    for name in ("celery-worker.service", "celery-beat.service", "django.service"):
+    for name in (
+        "celery-worker.service",
+        "celery-deliveries.service",
+        "celery-beat.service",
+        "django.service",
+    ):
         unit = parse_unit(SYSTEMD / name)
         env = processes.child_env(**{**unit_env(unit), **overrides})
         if name == "celery-worker.service":
             env["CELERY_WORKER_NAME"] = f"unit-{os.getpid()}@%h"
+        if name == "celery-deliveries.service":
+            env["CELERY_DELIVERIES_WORKER_NAME"] = f"unit-deliveries-{os.getpid()}@%h"
         pre = subprocess.run(
             command_line(unit, "ExecStartPre", env),
             cwd=processes.REPO,
@@ -189,22 +217,31 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
             assert '"status": "ok"' in post.stdout
 
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    processes.wait_for(
-        lambda: worker_log.exists() and " ready." in worker_log.read_text(), timeout=60
-    )
+    deliveries_log = tmp_path / "deliveries.log"
+    for log in (worker_log, deliveries_log):
+        processes.wait_for(partial(ready_in, log), timeout=60)
     processes.wait_for(
         lambda: beat_log.exists() and "beat: Starting" in beat_log.read_text(), timeout=60
     )
     assert (tmp_path / "worker.pid").read_text().strip().isdigit()
+    assert (tmp_path / "deliveries.pid").read_text().strip().isdigit()
     assert (tmp_path / "beat.pid").read_text().strip().isdigit()
-    for log in (worker_log, beat_log):
+    for log in (worker_log, deliveries_log, beat_log):
         first = log.read_text().splitlines()[0]
         assert first.startswith("{"), first
         assert '"levelname"' in first, first
 
 
 COMPOSE = DEPLOY / "docker-compose.yaml"
-APP_SERVICES = ("migrate", "django", "celery-worker", "celery-webhooks", "celery-beat", "flower")
+APP_SERVICES = (
+    "migrate",
+    "django",
+    "celery-worker",
+    "celery-deliveries",
+    "celery-webhooks",
+    "celery-beat",
+    "flower",
+)
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +282,9 @@ def test_compose_commands_and_settings(compose: dict) -> None:
     webhooks = services["celery-webhooks"]["command"]
     assert webhooks[:4] == ["celery", "-A", "core", "worker"]
     assert webhooks[webhooks.index("-Q") + 1] == "webhooks"
+    assert services["celery-worker"]["command"][-2:] == ["--queues", "celery"]
+    assert services["celery-deliveries"]["command"][:4] == ["celery", "-A", "core", "worker"]
+    assert services["celery-deliveries"]["command"][-2:] == ["--queues", "deliveries"]
     beat = services["celery-beat"]["command"]
     assert beat[:4] == ["celery", "-A", "core", "beat"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
@@ -364,10 +404,10 @@ def test_compose_commands_run_here_and_pass_their_health_checks(
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     env["HOSTNAME"] = socket.gethostname()  # a container's hostname, which the worker's %h is
-    for name in ("django", "celery-worker", "celery-beat", "flower"):
+    for name in ("django", "celery-worker", "celery-deliveries", "celery-beat", "flower"):
         argv = compose_argv(services[name]["command"], ports, env)
         unit_processes.append(processes.ManagedProcess(name, argv, env).start())
-    for name in ("django", "celery-worker", "celery-beat", "flower"):
+    for name in ("django", "celery-worker", "celery-deliveries", "celery-beat", "flower"):
         check = health_argv(services[name]["healthcheck"]["test"], ports, env)
 
         last: list[subprocess.CompletedProcess[str]] = []

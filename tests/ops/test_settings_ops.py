@@ -211,3 +211,21 @@ def test_json_logs_carry_the_fields_as_keys() -> None:
     assert line["count"] == 3
     assert line["levelname"] == "INFO"
     assert line["name"] == "apps.events.tasks"
+
+
+def test_a_database_pool_only_when_sized_and_only_for_postgresql() -> None:
+    pooled = settings_of(
+        "DATABASES",
+        **PRODUCTION,
+        DATABASE_POOL_MAX="12",
+        DATABASE_POOL_TIMEOUT="0.5",
+        DATABASE_CONN_MAX_AGE="60",
+    )["DATABASES"]["default"]
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 12, "timeout": 0.5}
+    assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+    unpooled = settings_of("DATABASES", **PRODUCTION)["DATABASES"]["default"]
+    assert "pool" not in unpooled["OPTIONS"]
+    sqlite = settings_of(
+        "DATABASES", **{**PRODUCTION, "DATABASE_URL": "sqlite:///tmp/x.db"}, DATABASE_POOL_MAX="12"
+    )["DATABASES"]["default"]
+    assert "pool" not in sqlite.get("OPTIONS", {})

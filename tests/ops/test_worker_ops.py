@@ -196,3 +196,43 @@ def test_a_worker_on_a_sentinel_broker_url_consumes_tasks(
         assert result.get(timeout=60) == 0, worker.output()[-3000:]
     finally:
         worker.stop()
+
+
+def test_wake_ups_are_scheduled_through_a_sentinel_broker_url(
+    sentinel: int, transactional_db: None, purged_broker: None
+) -> None:
+    """No beat: the event can only complete through the wake-up the worker scheduled at start,
+    whose de-duplication key lives in the master found through the sentinel."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.events import scheduling
+    from apps.events.models import Event
+    from apps.events.tests.factories import EventFactory
+
+    scheduling.forget()
+    now = timezone.now()
+    ending = EventFactory.create(
+        status=Event.EventStatus.ONGOING,
+        start_date=now - timedelta(hours=1),
+        end_date=now + timedelta(seconds=6),
+    )
+    env = processes.child_env(
+        CELERY_BROKER_URL=f"sentinel://127.0.0.1:{sentinel}/1",
+        CELERY_BROKER_SENTINEL_MASTER="eventide-master",
+    )
+    worker = processes.worker(env, "-c", "1", name="sentinel-wakeup").start()
+    try:
+        worker.wait_for_output("ready.", timeout=60)
+        assert "catch-up at start: count=0" in worker.output(), worker.output()[-3000:]
+        processes.wait_for(
+            lambda: Event.objects.filter(pk=ending.pk, status=Event.EventStatus.COMPLETED).exists(),
+            60,
+        )
+        worker.wait_for_output("task=events.wake_up", timeout=30)
+    finally:
+        worker.stop()
+    output = worker.output()
+    assert "wake-up failed" not in output
+    assert "Signal handler" not in output

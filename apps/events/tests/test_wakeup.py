@@ -196,6 +196,27 @@ class TestSchedule:
         event(timedelta(seconds=40), timedelta(hours=1))
         effects.reschedule()  # logs, does not raise
 
+    def test_a_broker_that_is_not_redis_still_gets_every_wake_up_without_de_duplication(
+        self,
+        clock: time_machine.Coordinates,
+        enqueued: list[Enqueued],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from celery import current_app
+        from kombu import Connection
+
+        monkeypatch.setattr(
+            current_app, "connection_for_write", lambda **options: Connection("memory://")
+        )
+        monkeypatch.setattr(scheduling, "_broker_redis", scheduling._BrokerRedis())
+        event(timedelta(seconds=40), timedelta(hours=1))
+        assert scheduling._redis() is None
+        scheduling.schedule_next()
+        scheduling.schedule_next()
+        assert [e.countdown for e in enqueued] == [40.0, 40.0]
+        scheduling.release(scheduling._stamp(NOW))
+        scheduling.forget()
+
 
 class TestHooks:
     def test_confirming_an_event_schedules_its_start(
