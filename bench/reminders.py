@@ -9,7 +9,8 @@ from django.core import mail
 from django.db import connection
 
 from apps.events import reminders
-from apps.events.models import Reminder
+from apps.events.messages import configuring
+from apps.events.models import Delivery, Event
 from bench.common import Figure, median, timed
 from bench.data import bench_user
 
@@ -29,7 +30,7 @@ SELECT %(event)s, id, %(now)s FROM users
 def load_participants(count: int, now: datetime) -> int:
     """One CONFIRMED event an hour away (inside the reminder window) with `count` participants."""
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE events_reminder, events_participation")
+        cursor.execute("TRUNCATE events_delivery, events_participation")
         cursor.execute("DELETE FROM auth_user WHERE username LIKE 'rem%%'")
         cursor.execute(
             "INSERT INTO events_event (title, description, venue, organizer_id, start_date, "
@@ -39,6 +40,7 @@ def load_participants(count: int, now: datetime) -> int:
             [bench_user().pk, now + timedelta(hours=1), now + timedelta(hours=2), now, now],
         )
         event_id = cursor.fetchone()[0]
+        configuring.add_default_rule(Event.objects.get(pk=event_id))
         cursor.execute(PARTICIPANTS_SQL, {"count": count, "event": event_id, "now": now})
         cursor.execute("ANALYZE auth_user")
         cursor.execute("ANALYZE events_participation")
@@ -47,7 +49,7 @@ def load_participants(count: int, now: datetime) -> int:
 
 def send_once(event_id: int, now: datetime) -> int:
     with connection.cursor() as cursor:  # a fresh table each run: no dead rows from the last one
-        cursor.execute("TRUNCATE events_reminder")
+        cursor.execute("TRUNCATE events_delivery")
     mail.outbox = []
     return reminders.send_due(now)
 
@@ -61,7 +63,7 @@ def reminder_throughput(count: int, repeat: int, now: datetime) -> Figure:
         recipients = {address for message in mail.outbox for address in message.to}
         # Exactly `count`: every participant once, and the database agrees.
         assert sent == count == len(mail.outbox) == len(recipients), (sent, len(mail.outbox))
-        assert Reminder.objects.filter(event_id=event_id, sent_at__isnull=False).count() == count
+        assert Delivery.objects.filter(rule__event_id=event_id, sent_at__isnull=False).count() == count
         rates.append(sent / seconds)
     rate = median(rates)
     return Figure(

@@ -14,14 +14,16 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from apps.events import clock, effects, errors, rules
+from apps.events.messages import configuring as messages
 from apps.events.models import Event
 
 Status = Event.EventStatus
 
 EDITABLE_FIELDS = ("title", "description", "venue", "start_date", "end_date", "capacity")
 FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIVED})
-# Moving a date moves the next due moment: the wake-up must be rescheduled.
-DATE_FIELDS = frozenset({"start_date", "end_date"})
+# Moving a date (or the zone local times are read in) moves the due moments: the pending
+# deliveries move and the wake-up is rescheduled.
+DATE_FIELDS = frozenset({"start_date", "end_date", "timezone"})
 
 
 def can_edit(event: Event) -> bool:
@@ -35,10 +37,13 @@ def check_editable(event: Event) -> None:
 
 
 def create_event(organizer: User, **fields: Any) -> Event:
-    """A new DRAFT event organized by `organizer`."""
+    """A new DRAFT event organized by `organizer`, with the default reminder rule."""
     _check_fields(fields)
     rules.check_dates(fields.get("start_date"), fields.get("end_date"))
-    return Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
+    with transaction.atomic():
+        event = Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
+        messages.add_default_rule(event)
+    return event
 
 
 def update_event(event_id: int, **fields: Any) -> Event:
@@ -56,6 +61,7 @@ def update_event(event_id: int, **fields: Any) -> Event:
             setattr(event, name, value)
         event.save(update_fields=[*fields, "updated_at"])
         if DATE_FIELDS & fields.keys():
+            messages.reschedule_event(event)
             effects.reschedule_after_commit()
     return event
 

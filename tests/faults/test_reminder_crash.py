@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from apps.events import clock
-from apps.events.models import Reminder
+from apps.events.models import Delivery
 from apps.events.tests.factories import EventFactory
 from apps.events.tests.test_reminders import assert_each_once, bulk_participants, in_the_window
 from tests.faults.conftest import send_task
@@ -26,7 +26,7 @@ PARTICIPANTS = 2_000
 
 
 def sent_rows() -> int:
-    return Reminder.objects.filter(sent_at__isnull=False).count()
+    return Delivery.objects.filter(sent_at__isnull=False).count()
 
 
 def test_worker_killed_while_sending_2000_reminders_then_restarted(

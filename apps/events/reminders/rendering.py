@@ -1,4 +1,5 @@
-"""What a reminder says: subject, text and HTML bodies, the calendar file, a stable Message-ID."""
+"""What a message says: subject, text and HTML bodies, the calendar file, a stable Message-ID,
+and the one-click unsubscribe link and headers (RFC 8058)."""
 
 from __future__ import annotations
 
@@ -6,48 +7,74 @@ import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
 from types import SimpleNamespace
+from typing import Any
 
 import icalendar
 from django.conf import settings
 from django.core import mail
 from django.template.loader import render_to_string
-from django.utils.html import escape
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
 
 from apps.events import clock
-from apps.events.models import Event, Reminder
+from apps.events.messages import due, templating, unsubscribe
+from apps.events.models import Delivery, Event, MessageRule
+
+Kind = MessageRule.Kind
+
+# Subject and body of a rule left blank. A reminder's are the files of the original reminder.
+DEFAULT_TEXTS: dict[str, tuple[str, str]] = {
+    Kind.FOLLOW_UP: (
+        "Thank you for coming to {{ event.title }}",
+        "Hello {{ user.username }},\n\nthank you for taking part in {{ event.title }}.",
+    ),
+    Kind.CANCELLATION: (
+        "Cancelled: {{ event.title }}",
+        "Hello {{ user.username }},\n\n{{ event.title }}, planned for "
+        '{{ event.start_date|date:"l j F Y, H:i T" }}, has been cancelled.',
+    ),
+    Kind.REMINDER: (
+        "Reminder: {{ event.title }}",
+        "Hello {{ user.username }},\n\n{{ event.title }} starts "
+        '{{ event.start_date|date:"l j F Y, H:i T" }}.',
+    ),
+}
 
 
-def message_id(reminder: Reminder) -> str:
-    """The same Message-ID however often the reminder is sent, so a resend is recognisable."""
+def message_id(delivery: Delivery) -> str:
+    """The same Message-ID however often the delivery is sent, so a resend is recognisable."""
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "eventide.local"
-    return f"<reminder-{reminder.pk}.event-{reminder.event_id}@{domain}>"
+    return f"<delivery-{delivery.pk}.rule-{delivery.rule_id}@{domain}>"
 
 
 @dataclass(frozen=True)
 class EventParts:
-    """What every reminder of one event shares, made once per run rather than once per email.
+    """What every email of one rule shares, made once per run rather than once per email.
 
     The bodies are rendered once with a placeholder where the recipient's name goes; each
     email only substitutes the name (HTML-escaped in the HTML part, as the template would).
     """
 
     subject: str
-    calendar: str
+    calendar: str | None
     text: str
     html: str
     placeholder: str
 
     @classmethod
-    def of(cls, event: Event) -> EventParts:
+    def of(cls, rule: MessageRule) -> EventParts:
+        event = rule.event
         placeholder = f"recipient-{uuid.uuid4().hex}"
-        recipient = SimpleNamespace(get_username=lambda: placeholder)
-        context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
-        subject = " ".join(render_to_string("events/email/reminder_subject.txt", context).split())
+        with timezone.override(due.event_zone(event)):
+            if rule.kind == Kind.REMINDER and not (rule.subject or rule.body):
+                subject, text, html = _original_reminder(event, placeholder)
+            else:
+                subject, text, html = _from_rule(rule, placeholder)
         return cls(
-            subject=subject,
-            calendar=calendar_for(event),
-            text=render_to_string("events/email/reminder.txt", context),
-            html=render_to_string("events/email/reminder.html", context),
+            subject=" ".join(subject.split()),
+            calendar=calendar_for(event) if rule.kind == Kind.REMINDER else None,
+            text=text,
+            html=html,
             placeholder=placeholder,
         )
 
@@ -58,22 +85,63 @@ class EventParts:
         )
 
 
+def _original_reminder(event: Event, placeholder: str) -> tuple[str, str, str]:
+    recipient = SimpleNamespace(get_username=lambda: placeholder)
+    context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
+    return (
+        render_to_string("events/email/reminder_subject.txt", context),
+        render_to_string("events/email/reminder.txt", context),
+        render_to_string("events/email/reminder.html", context),
+    )
+
+
+def template_context(event: Event, username: str) -> dict[str, Any]:
+    """What a rule's template may read: plain values, never a model instance."""
+    return {
+        "event": SimpleNamespace(
+            title=event.title,
+            venue=event.venue,
+            description=event.description,
+            start_date=event.start_date,
+            end_date=event.end_date,
+        ),
+        "user": SimpleNamespace(username=username, get_username=lambda: username),
+    }
+
+
+def _from_rule(rule: MessageRule, placeholder: str) -> tuple[str, str, str]:
+    default_subject, default_body = DEFAULT_TEXTS[rule.kind]
+    context = template_context(rule.event, placeholder)
+    subject = templating.render(rule.subject or default_subject, context, autoescape=False)
+    body = rule.body or default_body
+    text = templating.render(body, context, autoescape=False)
+    html = linebreaks(templating.render(body, context, autoescape=True))
+    return subject, text, f"<!doctype html>\n<html><body>{html}</body></html>"
+
+
 def build_message(
-    reminder: Reminder, parts: EventParts | None = None
+    delivery: Delivery, parts: EventParts | None = None
 ) -> mail.EmailMultiAlternatives:
     # No `connection=`: the caller hands the message to its backend, and a message that carries
     # its backend makes the locmem backend's deepcopy of it copy the backend too.
-    event, user = reminder.event, reminder.user
-    parts = parts or EventParts.of(event)
+    rule, user = delivery.rule, delivery.user
+    parts = parts or EventParts.of(rule)
     text, html = parts.bodies_for(user.get_username())
+    link = unsubscribe.url_for(rule.event_id, user.pk)
     message = mail.EmailMultiAlternatives(
         subject=parts.subject,
-        body=text,
+        body=f"{text.rstrip()}\n\n--\nNo more emails about this event: {link}\n",
         to=[user.email],
-        headers={"Message-ID": message_id(reminder)},
+        headers={
+            "Message-ID": message_id(delivery),
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
     )
-    message.attach_alternative(html, "text/html")
-    message.attach(f"event-{event.pk}.ics", parts.calendar, "text/calendar")
+    footer = f'<p><a href="{escape(link)}">No more emails about this event</a></p>'
+    message.attach_alternative(html.replace("</body>", f"{footer}</body>", 1), "text/html")
+    if parts.calendar is not None:
+        message.attach(f"event-{rule.event_id}.ics", parts.calendar, "text/calendar")
     return message
 
 

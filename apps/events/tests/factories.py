@@ -6,6 +6,7 @@ import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from apps.events.messages import configuring
 from apps.events.models import Event, Participation
 
 
@@ -28,6 +29,15 @@ class EventFactory(factory.django.DjangoModelFactory[Event]):
     start_date = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     end_date = factory.LazyAttribute(lambda e: e.start_date + timedelta(hours=2))
     status = Event.EventStatus.CONFIRMED
+
+    class Params:
+        # Every event starts with the default reminder rule, as `editing.create_event` makes it.
+        with_default_rule = True
+
+    @factory.post_generation
+    def default_rule(obj: Event, create: bool, extracted: object, **kwargs: object) -> None:
+        if create and obj.with_default_rule:
+            configuring.add_default_rule(obj)
 
 
 class ParticipationFactory(factory.django.DjangoModelFactory[Participation]):
