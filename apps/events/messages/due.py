@@ -91,11 +91,12 @@ def due_at(
     A reminder is `offset` before the start, a follow-up `offset` after the end (the start when
     the event has no end); with `local_time`, the day the offset lands on at that local time.
     """
+    # In UTC first: arithmetic on a datetime in a zone is wall-clock time (24 h before a spring
+    # change would be 23 real hours).
     if kind == Kind.REMINDER:
-        moment = start - offset
+        moment = start.astimezone(UTC) - offset
     else:
-        moment = (end or start) + offset
-    moment = moment.astimezone(UTC)
+        moment = (end or start).astimezone(UTC) + offset
     return at_local_time(moment, local_time, zone) if local_time is not None else moment
 
 

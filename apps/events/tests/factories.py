@@ -23,6 +23,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Event {n}")
     organizer = factory.SubFactory(UserFactory)
@@ -30,13 +31,11 @@ class EventFactory(factory.django.DjangoModelFactory[Event]):
     end_date = factory.LazyAttribute(lambda e: e.start_date + timedelta(hours=2))
     status = Event.EventStatus.CONFIRMED
 
-    class Params:
-        # Every event starts with the default reminder rule, as `editing.create_event` makes it.
-        with_default_rule = True
-
     @factory.post_generation
     def default_rule(obj: Event, create: bool, extracted: object, **kwargs: object) -> None:
-        if create and obj.with_default_rule:
+        """Every event starts with the default reminder rule, as `editing.create_event` makes
+        it; `EventFactory.create(default_rule=False)` makes one without."""
+        if create and extracted is not False:
             configuring.add_default_rule(obj)
 
 
