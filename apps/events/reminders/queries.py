@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Case, CharField, Exists, Min, OuterRef, Q, QuerySet, Value, When
 
 from apps.events import clock
 from apps.events.messages import rows
@@ -48,10 +49,14 @@ def _sendable(at: datetime) -> Q:
 
 def _muted() -> Q:
     """On Delivery: its person turned all messages off, or this event's."""
+    # Through the rule inside the subquery: an UPDATE's SET may not join the outer row's rule.
     opted_out = MessageOptOut.objects.filter(
-        event_id=OuterRef("rule__event_id"), user_id=OuterRef("user_id")
+        event__message_rules=OuterRef("rule_id"), user_id=OuterRef("user_id")
     )
-    return Q(user__profile__email_messages=False) | Q(Exists(opted_out))
+    all_off = get_user_model().objects.filter(
+        pk=OuterRef("user_id"), profile__email_messages=False
+    )
+    return Q(Exists(all_off)) | Q(Exists(opted_out))
 
 
 def pending(at: datetime) -> QuerySet[Delivery]:
@@ -78,13 +83,23 @@ def create_due(at: datetime | None = None) -> int:
 
 
 def settle_due(at: datetime) -> int:
-    """Mark due pending deliveries that must not be sent: missed or opted out; returns how many."""
-    due = Delivery.objects.filter(state=State.PENDING, due_at__lte=at)
-    missed = due.filter(
-        Q(rule__kind=Kind.REMINDER, rule__event__start_date__lte=at)
-        | Q(rule__kind=Kind.FOLLOW_UP, due_at__lt=at - missed_after())
-    ).update(state=State.MISSED)
-    return missed + due.filter(_muted()).update(state=State.OPTED_OUT)
+    """Mark due pending deliveries that must not be sent, in one statement: those of muted
+    people `opted_out`, reminders whose event started and follow-ups too late `missed`."""
+    late = Q(rule__kind=Kind.REMINDER, rule__event__start_date__lte=at) | Q(
+        rule__kind=Kind.FOLLOW_UP, due_at__lt=at - missed_after()
+    )
+    muted = _muted()
+    return (
+        Delivery.objects.filter(state=State.PENDING, due_at__lte=at)
+        .filter(late | muted)
+        .update(
+            state=Case(
+                When(muted, then=Value(State.OPTED_OUT)),
+                default=Value(State.MISSED),
+                output_field=CharField(),
+            )
+        )
+    )
 
 
 def _without_row() -> Exists:

@@ -31,7 +31,7 @@ from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock as eventide_clock
-from apps.events import lifecycle, participation, reminders
+from apps.events import editing, lifecycle, participation, reminders
 from apps.events.models import Event, Participation, Delivery
 from apps.events.tasks import send_event_reminder_emails
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
@@ -155,22 +155,30 @@ class TestReminderRules:
         assert reminders.send_due() == 1
         assert reminded()[-1] == late.email
 
-    def test_cancelled_event_sends_none(self, clock: time_machine.Coordinates) -> None:
-        event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory.create(event=event)
+    def test_cancelled_event_sends_no_reminder_only_its_cancellation_notice(
+        self, clock: time_machine.Coordinates
+    ) -> None:
+        event = event_starting_in(timedelta(hours=2), title="Harbour walk")
+        member = ParticipationFactory.create(event=event).user
         lifecycle.cancel(event.pk)
+        assert reminders.send_due() == 1
+        [notice] = mail.outbox
+        assert notice.to == [member.email]
+        assert notice.subject == "Cancelled: Harbour walk"
         assert reminders.send_due() == 0
-        assert mail.outbox == []
+        assert not Delivery.objects.filter(rule__kind="reminder").exists()
 
-    def test_event_cancelled_after_its_rows_were_created_sends_none(
+    def test_event_cancelled_after_its_rows_were_created_sends_no_reminder(
         self, clock: time_machine.Coordinates
     ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.create_due() == 1
         lifecycle.cancel(event.pk)
-        assert reminders.send_due() == 0
-        assert Delivery.objects.get().sent_at is None
+        assert reminders.send_due() == 1  # the cancellation notice
+        reminder = Delivery.objects.get(rule__kind="reminder")
+        assert (reminder.state, reminder.sent_at) == ("skipped", None)
+        assert [m.subject.startswith("Cancelled:") for m in mail.outbox] == [True]
 
     @pytest.mark.parametrize("status", [Status.DRAFT, Status.ONGOING, Status.COMPLETED])
     def test_events_not_confirmed_send_none(
@@ -211,8 +219,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         reminders.create_due()
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
         )
         assert reminders.send_due() == 0
         clock.move_to(NOW + timedelta(days=2) - timedelta(seconds=1))
@@ -226,8 +234,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(days=3))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 0
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(hours=5), end_date=NOW + timedelta(hours=6)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(hours=5), end_date=NOW + timedelta(hours=6)
         )
         assert reminders.send_due() == 1
 
@@ -237,8 +245,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 1
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
         )
         clock.move_to(NOW + timedelta(days=2, hours=1))
         assert reminders.send_due() == 0
