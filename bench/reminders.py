@@ -63,7 +63,9 @@ def reminder_throughput(count: int, repeat: int, now: datetime) -> Figure:
         recipients = {address for message in mail.outbox for address in message.to}
         # Exactly `count`: every participant once, and the database agrees.
         assert sent == count == len(mail.outbox) == len(recipients), (sent, len(mail.outbox))
-        assert Delivery.objects.filter(rule__event_id=event_id, sent_at__isnull=False).count() == count
+        assert (
+            Delivery.objects.filter(rule__event_id=event_id, sent_at__isnull=False).count() == count
+        )
         rates.append(sent / seconds)
     rate = median(rates)
     return Figure(

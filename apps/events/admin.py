@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from apps.events import editing, errors, lifecycle, participation, rules
-from apps.events.models import Event, EventStatusChange, Participation
+from apps.events.models import Delivery, Event, EventStatusChange, MessageRule, Participation
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -29,6 +29,28 @@ class StatusChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin:
+    """Shown, never written here: rules change through `messages.configuring` (pages, API),
+    deliveries through the sender."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageRuleInline(ReadOnlyAdmin, admin.TabularInline):
+    model = MessageRule
+    fields = ("kind", "offset", "local_time", "subject", "due_at")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("due_at", "id")
 
 
 class ParticipationInline(admin.TabularInline):
@@ -94,7 +116,7 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "start_date"
     raw_id_fields = ("organizer",)
     readonly_fields = ("status", "created_at", "updated_at", "completed_at", "archived_at")
-    inlines = (ParticipationInline, StatusChangeInline)
+    inlines = (ParticipationInline, MessageRuleInline, StatusChangeInline)
     actions = [
         _transition_action("confirm", lifecycle.confirm),
         _transition_action("complete", lifecycle.complete),
@@ -160,3 +182,20 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The audit trail; `selectors` also reads it to keep never-confirmed drafts private.
         return False
+
+
+@admin.register(MessageRule)
+class MessageRuleAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("event", "kind", "offset", "local_time", "due_at", "subject")
+    list_filter = ("kind",)
+    list_select_related = ("event",)
+    raw_id_fields = ("event",)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("rule", "user", "due_at", "state", "sent_at")
+    list_filter = ("state", "rule__kind")
+    list_select_related = ("rule", "user")
+    raw_id_fields = ("rule", "user")
+    date_hierarchy = "due_at"

@@ -15,7 +15,7 @@ from django_celery_results.models import TaskResult
 from time_machine import TimeMachineFixture
 
 from apps.events import lifecycle
-from apps.events.models import Event, Delivery
+from apps.events.models import Delivery, Event
 from apps.events.tests.factories import EventFactory
 from apps.events.tests.test_reminders import bulk_participants
 from tests.faults.conftest import send_task

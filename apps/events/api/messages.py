@@ -49,12 +49,11 @@ class LocalTimeField(serializers.Field):
         return parsed
 
 
-def check_template(value: str) -> str:
+def check_template(value: str) -> None:
     try:
         templating.compile_template(value)
     except templating.TemplateRefused as refused:
         raise serializers.ValidationError(str(refused)) from None
-    return value
 
 
 class MessageRuleSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -66,7 +65,9 @@ class MessageRuleSerializer(StrictFieldsMixin, serializers.Serializer):
     local_time = LocalTimeField(
         required=False, allow_null=True, help_text="HH:MM in the event's zone, or null."
     )
-    subject = TextField(max_length=200, required=False, allow_blank=True, validators=[check_template])
+    subject = TextField(
+        max_length=200, required=False, allow_blank=True, validators=[check_template]
+    )
     body = TextField(
         max_length=20000,
         required=False,
@@ -116,7 +117,11 @@ class MessageRuleViewSet(viewsets.ViewSet):
         )
         return Response(MessageRuleSerializer(rules, many=True).data)
 
-    @extend_schema(summary="Add a message rule", request=MessageRuleSerializer, responses={201: MessageRuleSerializer})
+    @extend_schema(
+        summary="Add a message rule",
+        request=MessageRuleSerializer,
+        responses={201: MessageRuleSerializer},
+    )
     def create(self, request: Request, event_pk: int) -> Response:
         event = organized_event(request, event_pk)
         serializer = MessageRuleSerializer(data=request.data)
@@ -124,7 +129,11 @@ class MessageRuleViewSet(viewsets.ViewSet):
         rule = configuring.create_rule(event.pk, **serializer.validated_data)
         return Response(MessageRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Change a message rule", request=MessageRuleSerializer, responses=MessageRuleSerializer)
+    @extend_schema(
+        summary="Change a message rule",
+        request=MessageRuleSerializer,
+        responses=MessageRuleSerializer,
+    )
     def partial_update(self, request: Request, event_pk: int, rule_id: int) -> Response:
         event = organized_event(request, event_pk)
         serializer = MessageRuleSerializer(data=request.data, partial=True)
@@ -182,7 +191,9 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         state = self.request.query_params.get("state")
         if state is not None:
             if state not in STATES:
-                raise serializers.ValidationError({"state": [f"Must be one of {', '.join(STATES)}."]})
+                raise serializers.ValidationError(
+                    {"state": [f"Must be one of {', '.join(STATES)}."]}
+                )
             deliveries = deliveries.filter(state=state)
         return deliveries.select_related("rule", "user")
 

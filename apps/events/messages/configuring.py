@@ -42,7 +42,9 @@ def add_default_rule(event: Event) -> MessageRule:
 
 def add_default_rules(events: Sequence[Event]) -> list[MessageRule]:
     """The default reminder of each of `events` (created in bulk), in one INSERT."""
-    rules = [MessageRule(event=event, kind=Kind.REMINDER, offset=default_offset()) for event in events]
+    rules = [
+        MessageRule(event=event, kind=Kind.REMINDER, offset=default_offset()) for event in events
+    ]
     for rule in rules:
         rule.due_at = due.due_at_for(rule, rule.event)
     return MessageRule.objects.bulk_create(rules)
@@ -138,9 +140,7 @@ def reschedule_event(event: Event) -> int:
 def move_pending(which: Q) -> int:
     """Pending deliveries matching `which` take their rule's `due_at`: one statement."""
     rule_due = MessageRule.objects.filter(pk=OuterRef("rule_id")).values("due_at")[:1]
-    return (
-        Delivery.objects.filter(which, state=State.PENDING).update(due_at=Subquery(rule_due))
-    )
+    return Delivery.objects.filter(which, state=State.PENDING).update(due_at=Subquery(rule_due))
 
 
 def add_participant(event: Event, user: User) -> int:

@@ -16,8 +16,7 @@ from django.template.defaulttags import ForNode, IfNode
 
 ALLOWED_NODES = (TextNode, VariableNode, IfNode, ForNode)
 PLACEHOLDERS = (
-    "event.title, event.venue, event.description, event.start_date, event.end_date, "
-    "user.username"
+    "event.title, event.venue, event.description, event.start_date, event.end_date, user.username"
 )
 
 

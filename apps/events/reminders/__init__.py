@@ -1,7 +1,7 @@
 """The sending engine of lifecycle messages: one email per delivery (rule and participant).
 
-The default rule is the original reminder, REMINDER_LEAD_HOURS before the start.
-`queries` says which are due, creates missing rows and settles late ones, `sending` sends each exactly once (its
+The default rule is the original reminder, REMINDER_LEAD_HOURS before the start. `queries` says
+which are due, creates missing rows and settles late ones, `sending` sends each exactly once (its
 docstring states the guarantee), `rendering` builds the message. The names below are the
 package's public face; the tasks and the scheduler use them.
 """

@@ -53,16 +53,16 @@ def _muted() -> Q:
     opted_out = MessageOptOut.objects.filter(
         event__message_rules=OuterRef("rule_id"), user_id=OuterRef("user_id")
     )
-    all_off = get_user_model().objects.filter(
-        pk=OuterRef("user_id"), profile__email_messages=False
-    )
+    all_off = get_user_model().objects.filter(pk=OuterRef("user_id"), profile__email_messages=False)
     return Q(Exists(all_off)) | Q(Exists(opted_out))
 
 
 def pending(at: datetime) -> QuerySet[Delivery]:
     """Unsent deliveries due at `at` that may go out: sendable, person still in and not muted."""
     still_joined = Exists(
-        Participation.objects.filter(event_id=OuterRef("rule__event_id"), user_id=OuterRef("user_id"))
+        Participation.objects.filter(
+            event_id=OuterRef("rule__event_id"), user_id=OuterRef("user_id")
+        )
     )
     return (
         Delivery.objects.filter(still_joined, _sendable(at), state=State.PENDING, due_at__lte=at)
@@ -104,7 +104,9 @@ def settle_due(at: datetime) -> int:
 
 def _without_row() -> Exists:
     """On MessageRule: a participant with an address has no delivery of the rule yet."""
-    delivery = Delivery.objects.filter(rule_id=OuterRef(OuterRef("pk")), user_id=OuterRef("user_id"))
+    delivery = Delivery.objects.filter(
+        rule_id=OuterRef(OuterRef("pk")), user_id=OuterRef("user_id")
+    )
     return Exists(
         Participation.objects.filter(event_id=OuterRef("event_id"))
         .exclude(user__email="")

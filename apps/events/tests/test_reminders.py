@@ -32,7 +32,7 @@ from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock as eventide_clock
 from apps.events import editing, lifecycle, participation, reminders
-from apps.events.models import Event, Participation, Delivery
+from apps.events.models import Delivery, Event, Participation
 from apps.events.tasks import send_event_reminder_emails
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support import processes

@@ -71,7 +71,8 @@ class MessageRuleForm(forms.Form):
         choices=[(kind.value, kind.label) for kind in configuring.ORGANISER_KINDS]
     )
     offset = forms.CharField(
-        max_length=32, help_text="ISO 8601 duration: PT2H, P1D, P1DT12H. Before the start or after the end."
+        max_length=32,
+        help_text="ISO 8601 duration: PT2H, P1D, P1DT12H. Before the start or after the end.",
     )
     local_time = forms.CharField(
         max_length=5,
