@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from apps.events import selectors
 from apps.events.api.pagination import EventCursorPagination
 from apps.events.api.serializers import StrictFieldsMixin, TextField
+from apps.events.api.views import errors
 from apps.events.messages import configuring, due, templating
 from apps.events.models import Delivery, Event, MessageRule
 
@@ -109,7 +110,10 @@ class MessageRuleViewSet(viewsets.ViewSet):
     lookup_field = "rule_id"
     lookup_value_converter = "int"
 
-    @extend_schema(summary="An event's message rules", responses=MessageRuleSerializer(many=True))
+    @extend_schema(
+        summary="An event's message rules",
+        responses={200: MessageRuleSerializer(many=True), **errors(404)},
+    )
     def list(self, request: Request, event_pk: int) -> Response:
         event = organized_event(request, event_pk)
         rules = event.message_rules.filter(kind__in=configuring.ORGANISER_KINDS).order_by(
@@ -120,7 +124,7 @@ class MessageRuleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Add a message rule",
         request=MessageRuleSerializer,
-        responses={201: MessageRuleSerializer},
+        responses={201: MessageRuleSerializer, **errors(404, 409, 415)},
     )
     def create(self, request: Request, event_pk: int) -> Response:
         event = organized_event(request, event_pk)
@@ -132,7 +136,7 @@ class MessageRuleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Change a message rule",
         request=MessageRuleSerializer,
-        responses=MessageRuleSerializer,
+        responses={200: MessageRuleSerializer, **errors(404, 409, 415)},
     )
     def partial_update(self, request: Request, event_pk: int, rule_id: int) -> Response:
         event = organized_event(request, event_pk)
@@ -144,7 +148,7 @@ class MessageRuleViewSet(viewsets.ViewSet):
             raise NotFound() from exc
         return Response(MessageRuleSerializer(rule).data)
 
-    @extend_schema(summary="Delete a message rule", responses={204: None})
+    @extend_schema(summary="Delete a message rule", responses={204: None, **errors(404, 409)})
     def destroy(self, request: Request, event_pk: int, rule_id: int) -> Response:
         event = organized_event(request, event_pk)
         try:
@@ -200,6 +204,7 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="An event's delivery log, with counts by state",
         parameters=[OpenApiParameter("state", str, enum=STATES)],
+        responses={200: DeliverySerializer(many=True), **errors(404)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
