@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from apps.events import editing, errors, lifecycle, participation, rules
 from apps.events.models import Delivery, Event, EventStatusChange, MessageRule, Participation
+from apps.events.web.forms import LocalSplitDateTimeField, LocalTimesMixin, timezone_field
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -83,11 +84,17 @@ def _transition_action(
     return admin.action(description=f"{name.capitalize()} selected events")(action)
 
 
-class EventAdminForm(forms.ModelForm):
+class EventAdminForm(LocalTimesMixin):
+    """Dates typed and shown in the event's zone, as on the pages (`LocalTimesMixin`)."""
+
+    timezone = timezone_field()
+    start_date = LocalSplitDateTimeField(label="Start date", widget=AdminSplitDateTime)
+    end_date = LocalSplitDateTimeField(label="End date", required=False, widget=AdminSplitDateTime)
+
     def clean(self) -> dict[str, Any]:
         """The domain's rules as field errors, so the form keeps what was typed; save_model
         checks them again under the row lock (a join may land in between)."""
-        cleaned: dict[str, Any] = super().clean() or {}
+        cleaned: dict[str, Any] = super().clean()
         if self.errors:
             return cleaned
         fields = {name: cleaned.get(name) for name in editing.EDITABLE_FIELDS}
@@ -110,7 +117,15 @@ class EventAdminForm(forms.ModelForm):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventAdminForm
-    list_display = ("title", "status", "start_date", "end_date", "organizer", "completed_at")
+    list_display = (
+        "title",
+        "status",
+        "start_date",
+        "end_date",
+        "timezone",
+        "organizer",
+        "completed_at",
+    )
     list_filter = ("status",)
     search_fields = ("title", "venue")
     date_hierarchy = "start_date"
@@ -143,7 +158,11 @@ class EventAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
-        fields = {name: form.cleaned_data[name] for name in editing.EDITABLE_FIELDS}
+        fields = {
+            name: form.cleaned_data[name]
+            for name in editing.EDITABLE_FIELDS
+            if name in form.cleaned_data
+        }
         if change:
             changed = {name: fields[name] for name in form.changed_data if name in fields}
             if changed:  # saving only the inlines of a finished event is not an edit

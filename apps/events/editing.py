@@ -13,13 +13,21 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from apps.events import clock, effects, errors, rules
+from apps.events import clock, effects, errors, rules, zones
 from apps.events.messages import configuring as messages
 from apps.events.models import Event
 
 Status = Event.EventStatus
 
-EDITABLE_FIELDS = ("title", "description", "venue", "start_date", "end_date", "capacity")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "venue",
+    "timezone",
+    "start_date",
+    "end_date",
+    "capacity",
+)
 FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIVED})
 # Moving a date (or the zone local times are read in) moves the due moments: the pending
 # deliveries move and the wake-up is rescheduled.
@@ -37,8 +45,10 @@ def check_editable(event: Event) -> None:
 
 
 def create_event(organizer: User, **fields: Any) -> Event:
-    """A new DRAFT event organized by `organizer`, with the default reminder rule."""
+    """A new DRAFT event organized by `organizer`, with the default reminder rule; naive
+    datetimes are read in its zone."""
     _check_fields(fields)
+    fields = read_times(fields)
     rules.check_dates(fields.get("start_date"), fields.get("end_date"))
     with transaction.atomic():
         event = Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
@@ -50,12 +60,14 @@ def update_event(event_id: int, **fields: Any) -> Event:
     """Change an event's details while it is not finished and the result obeys `rules`.
 
     Raises EditRefused for a finished event, Refused/InvalidValue (`errors`) for a change a rule
-    forbids. Locked so neither a transition nor a join can slip between the checks and the write.
+    forbids; naive datetimes are read as `read_times` says. Locked so neither a transition nor
+    a join can slip between the checks and the write.
     """
     _check_fields(fields)
     with transaction.atomic():
         event = Event.objects.select_for_update().get(pk=event_id)
         check_editable(event)
+        fields = read_times(fields, event)
         check_change(event, fields)
         for name, value in fields.items():
             setattr(event, name, value)
@@ -64,6 +76,17 @@ def update_event(event_id: int, **fields: Any) -> Event:
             messages.reschedule_event(event)
             effects.reschedule_after_commit()
     return event
+
+
+def read_times(fields: dict[str, Any], event: Event | None = None) -> dict[str, Any]:
+    """`fields` with naive datetimes read in the zone sent with them, else the event's, else
+    TIME_ZONE (CONTRACT §2). Raises InvalidValue naming `timezone` for an unknown zone and naming
+    the date for a local time that does not exist there. Sending only a zone moves no instant."""
+    if "timezone" in fields:
+        tz = zones.check_timezone(fields["timezone"])
+    else:
+        tz = zones.zone(event.timezone if event is not None else None)
+    return zones.read_fields(fields, tz)
 
 
 def check_change(event: Event, fields: dict[str, Any]) -> None:

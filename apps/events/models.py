@@ -9,6 +9,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import F, Q
 
+from apps.events.zones import default_timezone
+
 # Who asks or acts: a signed-in user, an anonymous visitor, or nobody (the system itself).
 Actor: TypeAlias = User | AnonymousUser | None
 
@@ -30,6 +32,11 @@ class Event(models.Model):
     venue = models.CharField(max_length=200, blank=True, default="")
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organized_events"
+    )
+    timezone = models.CharField(
+        max_length=64,
+        default=default_timezone,
+        help_text="IANA name: naive times of the event are read, and its times shown, in it.",
     )
     start_date = models.DateTimeField()
     end_date = models.DateTimeField(null=True, blank=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from rest_framework import serializers
 
-from apps.events import editing
+from apps.events import editing, errors, zones
 from apps.events.models import Event, EventStatusChange
 
 User = get_user_model()
@@ -66,6 +66,7 @@ class EventSerializer(serializers.ModelSerializer):
             "title",
             "description",
             "venue",
+            "timezone",
             "start_date",
             "end_date",
             "status",
@@ -82,29 +83,51 @@ class EventSerializer(serializers.ModelSerializer):
         """The same JSON DRF's fields would give, built directly: a list page serialises
         20-100 events per request, and the generic field machinery was most of its cost."""
         organizer = instance.organizer
+        tz = zones.zone(instance.timezone)
         return {
             "id": instance.pk,
             "title": instance.title,
             "description": instance.description,
             "venue": instance.venue,
-            "start_date": _iso(instance.start_date),
-            "end_date": _iso(instance.end_date),
+            "timezone": tz.key,
+            "start_date": _iso(instance.start_date, tz),
+            "end_date": _iso(instance.end_date, tz),
             "status": instance.status,
             "capacity": instance.capacity,
             "participant_count": getattr(instance, "participant_count", None),
             "organizer": {"id": organizer.pk, "username": organizer.get_username()},
-            "created_at": _iso(instance.created_at),
-            "updated_at": _iso(instance.updated_at),
-            "completed_at": _iso(instance.completed_at),
+            "created_at": _iso(instance.created_at, tz),
+            "updated_at": _iso(instance.updated_at, tz),
+            "completed_at": _iso(instance.completed_at, tz),
         }
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in the current zone (Europe/London), as DRF's DateTimeField writes it."""
+def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """ISO 8601 with the offset `tz` has at that instant (Z when it is zero, as DRF writes it)."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(tz).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime; one without an offset stays naive here, for `editing` to read in
+    the event's zone (the one sent in the same request first)."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value
+        return super().enforce_timezone(value)
+
+
+class TimezoneField(serializers.CharField):
+    """An IANA zone name, checked by the one rule (`zones.check_timezone`)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return zones.check_timezone(data).key
+        except errors.InvalidValue as invalid:
+            raise serializers.ValidationError(invalid.message) from invalid
 
 
 class TextField(serializers.CharField):
@@ -121,8 +144,10 @@ class TextField(serializers.CharField):
 class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     """What an organizer may set: creating (POST) or editing (PATCH) an event.
 
-    Naive datetimes are read in the project's zone, Europe/London. The rules that span fields
-    or depend on the event's state (dates, capacity, status) are `editing`'s, under the row lock.
+    Naive datetimes are read in the event's zone: `timezone` when it is sent too, else the
+    event's own (TIME_ZONE for a new event); sending only `timezone` moves no instant. The rules
+    that span fields or depend on the event's state (dates, capacity, status) are `editing`'s,
+    under the row lock.
     """
 
     field_messages = {
@@ -132,9 +157,14 @@ class EventWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     title = TextField(max_length=200)
     description = TextField(max_length=MAX_DESCRIPTION, allow_blank=True, required=False)
     venue = TextField(max_length=200, allow_blank=True, required=False)
-    start_date = serializers.DateTimeField()
-    end_date = serializers.DateTimeField(
-        allow_null=True, required=False, help_text="After start_date."
+    timezone = TimezoneField(
+        max_length=64,
+        required=False,
+        help_text="IANA name (default TIME_ZONE, Europe/London); naive datetimes are read in it.",
+    )
+    start_date = LocalDateTimeField(help_text="Naive: local time in the event's zone.")
+    end_date = LocalDateTimeField(
+        allow_null=True, required=False, help_text="After start_date. Naive: the event's zone."
     )
     capacity = serializers.IntegerField(
         min_value=1, max_value=MAX_CAPACITY, allow_null=True, required=False

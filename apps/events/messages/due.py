@@ -10,8 +10,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-
+from apps.events import zones
 from apps.events.models import Event, MessageRule
 
 Kind = MessageRule.Kind
@@ -27,7 +26,7 @@ _LOCAL_TIME = re.compile(r"^(?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)(?::00)?$
 
 def event_zone(event: Event) -> ZoneInfo:
     """The zone an event's local times are read in."""
-    return ZoneInfo(settings.TIME_ZONE)
+    return zones.zone(event.timezone)
 
 
 def parse_offset(text: str) -> timedelta | None:

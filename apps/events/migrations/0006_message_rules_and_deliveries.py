@@ -47,7 +47,7 @@ def rules_and_deliveries_from_reminders(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0003_event_title_trigram'),
+        ('events', '0004_event_timezone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

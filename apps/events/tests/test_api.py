@@ -34,6 +34,7 @@ EVENT_KEYS = {
     "title",
     "description",
     "venue",
+    "timezone",
     "start_date",
     "end_date",
     "status",

@@ -353,6 +353,24 @@ class TestDeliveries:
         assert not Delivery.objects.exists()
         assert scheduling.next_due(NOW) != NOW
 
+    def test_local_time_is_read_in_the_events_own_zone_and_follows_a_zone_change(
+        self, clock: time_machine.Coordinates
+    ) -> None:
+        start = datetime(2026, 11, 2, 10, 0, tzinfo=NEW_YORK)  # Monday after the autumn change
+        event = EventFactory.create(
+            start_date=start, end_date=start + timedelta(hours=1), timezone="America/New_York"
+        )
+        rule = configuring.create_rule(
+            event.pk, kind="reminder", offset=timedelta(days=1), local_time=time(9)
+        )
+        joined(event)
+        assert rule.due_at == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # 09:00 EST
+        editing.update_event(event.pk, timezone="Europe/London")
+        rule.refresh_from_db()
+        # The instant of the start stays; 09:00 on the day before is now London's (GMT).
+        assert rule.due_at == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+        assert set(rule.deliveries.values_list("due_at", flat=True)) == {rule.due_at}
+
     def test_wake_up_is_scheduled_at_the_next_due_delivery(
         self, clock: time_machine.Coordinates
     ) -> None:

@@ -1,16 +1,20 @@
 """Forms of the pages; what they create or change goes through `apps.events.editing`.
 
-Datetimes typed into the forms are naive and read in the project's zone (Europe/London), the
-same rule as the API; a time that does not exist there (the hour skipped in March) is an error.
+Datetimes typed into the forms are naive and read in the event's zone (the one chosen in the
+same form first), the same rule as the API (`editing.read_times`); a time that does not exist
+there (the hour skipped in spring) is an error, an ambiguous one its first occurrence. The admin
+uses the same fields and mixin.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.forms.fields import BaseTemporalField
 
-from apps.events import editing, errors
+from apps.events import editing, errors, zones
 from apps.events.messages import configuring, due, templating
 from apps.events.models import Event, MessageRule
 
@@ -28,14 +32,80 @@ class LocalDateTimeInput(forms.DateTimeInput):
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
 
 
-class EventForm(forms.ModelForm):
-    start_date = forms.DateTimeField(
+class LocalDateTimeField(forms.DateTimeField):
+    """A typed local time, kept naive: the form reads it in the event's zone (`clean`)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        result: datetime = BaseTemporalField.to_python(self, value)
+        return result
+
+
+class LocalSplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date and time boxes, kept naive like `LocalDateTimeField`."""
+
+    def compress(self, data_list: list[Any]) -> datetime | None:
+        if not data_list:
+            return None
+        if data_list[0] in self.empty_values:
+            raise forms.ValidationError(self.error_messages["invalid_date"], code="invalid_date")
+        if data_list[1] in self.empty_values:
+            raise forms.ValidationError(self.error_messages["invalid_time"], code="invalid_time")
+        return datetime.combine(*data_list)
+
+
+def timezone_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Time zone",
+        choices=zones.choices,
+        required=False,
+        help_text="The event's times are typed and shown in it. Changing only the zone keeps "
+        "the instants.",
+    )
+
+
+class LocalTimesMixin(forms.ModelForm):
+    """Shows an event's dates as local times in its zone and reads typed ones in the zone chosen
+    (else the event's, else TIME_ZONE); an empty zone keeps the event's. A date left as shown
+    keeps its stored instant, so saving unchanged, or changing only the zone, moves nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in zones.DATETIME_FIELDS:
+                value = getattr(self.instance, name)
+                self.initial[name] = zones.local_naive(value, self.instance.timezone)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if not cleaned.get("timezone"):
+            cleaned.pop("timezone", None)
+        if self.errors:
+            return cleaned
+        event = self.instance if self.instance.pk is not None else None
+        if event is not None:
+            for name in zones.DATETIME_FIELDS:
+                if name in cleaned and name not in self.changed_data:
+                    cleaned[name] = getattr(event, name)
+        try:
+            cleaned.update(editing.read_times(cleaned, event))
+        except errors.Refused as refused:
+            self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+        return cleaned
+
+
+class EventForm(LocalTimesMixin):
+    timezone = timezone_field()
+    start_date = LocalDateTimeField(
         label="Starts",
         widget=LocalDateTimeInput(),
         input_formats=LOCAL_FORMATS,
-        help_text="UK time (Europe/London).",
+        help_text="Local time in the event's time zone.",
     )
-    end_date = forms.DateTimeField(
+    end_date = LocalDateTimeField(
         label="Ends",
         required=False,
         widget=LocalDateTimeInput(),
