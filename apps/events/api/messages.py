@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -21,6 +21,7 @@ from apps.events.messages import configuring, due, templating
 from apps.events.models import Delivery, Event, MessageRule
 
 
+@extend_schema_field({"type": "string", "example": "PT2H"})
 class OffsetField(serializers.Field):
     default_error_messages = {
         "invalid": "Must be an ISO 8601 duration such as PT2H, P1D or P1DT12H "
@@ -37,6 +38,7 @@ class OffsetField(serializers.Field):
         return offset
 
 
+@extend_schema_field({"type": "string", "nullable": True, "example": "09:00"})
 class LocalTimeField(serializers.Field):
     default_error_messages = {"invalid": 'Must be a local time "HH:MM", e.g. "09:00", or null.'}
 
@@ -95,9 +97,9 @@ class DeliverySerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
 
 
-def organized_event(request: Request, event_pk: int) -> Event:
+def organized_event(request: Request, event_id: int) -> Event:
     """The event if the request's user organizes it: 404 when they cannot see it, else 403."""
-    event = get_object_or_404(selectors.visible_to(request.user), pk=event_pk)
+    event = get_object_or_404(selectors.visible_to(request.user), pk=event_id)
     if event.organizer_id != request.user.pk:
         raise PermissionDenied("Only the event's organizer can do this.")
     return event
@@ -114,8 +116,8 @@ class MessageRuleViewSet(viewsets.ViewSet):
         summary="An event's message rules",
         responses={200: MessageRuleSerializer(many=True), **errors(404)},
     )
-    def list(self, request: Request, event_pk: int) -> Response:
-        event = organized_event(request, event_pk)
+    def list(self, request: Request, id: int) -> Response:
+        event = organized_event(request, id)
         rules = event.message_rules.filter(kind__in=configuring.ORGANISER_KINDS).order_by(
             "due_at", "id"
         )
@@ -126,8 +128,8 @@ class MessageRuleViewSet(viewsets.ViewSet):
         request=MessageRuleSerializer,
         responses={201: MessageRuleSerializer, **errors(404, 409, 415)},
     )
-    def create(self, request: Request, event_pk: int) -> Response:
-        event = organized_event(request, event_pk)
+    def create(self, request: Request, id: int) -> Response:
+        event = organized_event(request, id)
         serializer = MessageRuleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rule = configuring.create_rule(event.pk, **serializer.validated_data)
@@ -138,8 +140,8 @@ class MessageRuleViewSet(viewsets.ViewSet):
         request=MessageRuleSerializer,
         responses={200: MessageRuleSerializer, **errors(404, 409, 415)},
     )
-    def partial_update(self, request: Request, event_pk: int, rule_id: int) -> Response:
-        event = organized_event(request, event_pk)
+    def partial_update(self, request: Request, id: int, rule_id: int) -> Response:
+        event = organized_event(request, id)
         serializer = MessageRuleSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         try:
@@ -149,8 +151,8 @@ class MessageRuleViewSet(viewsets.ViewSet):
         return Response(MessageRuleSerializer(rule).data)
 
     @extend_schema(summary="Delete a message rule", responses={204: None, **errors(404, 409)})
-    def destroy(self, request: Request, event_pk: int, rule_id: int) -> Response:
-        event = organized_event(request, event_pk)
+    def destroy(self, request: Request, id: int, rule_id: int) -> Response:
+        event = organized_event(request, id)
         try:
             configuring.delete_rule(event.pk, rule_id)
         except MessageRule.DoesNotExist as exc:
@@ -187,7 +189,7 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        event = organized_event(self.request, self.kwargs["event_pk"])
+        event = organized_event(self.request, self.kwargs["id"])
         deliveries = Delivery.objects.filter(rule__event=event)
         counts = dict(deliveries.order_by().values_list("state").annotate(n=Count("id")))
         assert isinstance(self.paginator, DeliveryPagination)

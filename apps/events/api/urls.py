@@ -18,8 +18,8 @@ from apps.events.api.views import EventViewSet
 
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
-router.register("events/<int:event_pk>/messages", MessageRuleViewSet, basename="event-message")
-router.register("events/<int:event_pk>/deliveries", DeliveryViewSet, basename="event-delivery")
+router.register("events/<int:id>/messages", MessageRuleViewSet, basename="event-message")
+router.register("events/<int:id>/deliveries", DeliveryViewSet, basename="event-delivery")
 
 # Swagger UI and ReDoc come from drf-spectacular-sidecar (static files), so they work offline.
 # The split view serves Swagger's start-up script as a file: no inline script under the CSP.

@@ -40,9 +40,9 @@ new_user = cast(Callable[..., Any], UserFactory)
 
 pytestmark = pytest.mark.django_db
 
-# Examples per operation and generation mode: 17 operations x 2 modes x 100 takes about a minute.
+# Examples per operation and generation mode: 22 operations x 2 modes x 100 takes about a minute.
 MAX_EXAMPLES = 100
-OPERATIONS = 17
+OPERATIONS = 22
 LOGOUT = "POST /api/auth/logout/"
 CHECKS = [
     not_a_server_error,
@@ -84,6 +84,11 @@ def test_schema_is_openapi_3_with_every_endpoint_of_the_contract() -> None:
         ("POST", "/api/events/{id}/join/"),
         ("POST", "/api/events/{id}/leave/"),
         ("GET", "/api/events/{id}/history/"),
+        ("GET", "/api/events/{id}/messages/"),
+        ("POST", "/api/events/{id}/messages/"),
+        ("PATCH", "/api/events/{id}/messages/{rule_id}/"),
+        ("DELETE", "/api/events/{id}/messages/{rule_id}/"),
+        ("GET", "/api/events/{id}/deliveries/"),
     }
 
 
