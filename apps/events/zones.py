@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from apps.accounts.models import Profile
 from apps.accounts.profiles import is_known_timezone, known_timezones
 from apps.events.errors import InvalidValue
 
@@ -38,19 +39,34 @@ def check_timezone(name: object, field: str = "timezone") -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def viewer_timezone(user: Any) -> str:
+    """The zone a viewer reads times in: their own (`User.timezone`) when signed in, else
+    TIME_ZONE. Reads the profile without creating it: viewing writes nothing."""
+    if user is not None and user.is_authenticated:
+        name = Profile.objects.filter(user_id=user.pk).values_list("timezone", flat=True).first()
+        if name and is_known_timezone(name):
+            return name
+    return default_timezone()
+
+
 def zone(name: str | None) -> ZoneInfo:
     """A stored zone name (else TIME_ZONE) as a ZoneInfo."""
     return ZoneInfo(name or default_timezone())
 
 
 def read_local(value: datetime, tz: ZoneInfo, field: str) -> datetime:
-    """An aware datetime: unchanged when it has an offset, else read as a local time in `tz`.
+    """The instant, in UTC, that `value` names: itself when it has an offset, else its local
+    time in `tz`.
 
     An ambiguous time (the autumn overlap) is its first occurrence (fold=0); a time that does not
-    exist (the spring gap) is refused, naming `field`.
+    exist (the spring gap) is refused, naming `field`. The result is in UTC because an aware time
+    in an overlap never compares equal to one in another zone (PEP 495), not even to itself.
     """
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        return value
+    try:
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidValue("Out of range.", field=field) from exc
     local = value.replace(tzinfo=tz, fold=0)
     try:
         round_trip = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
@@ -62,7 +78,7 @@ def read_local(value: datetime, tz: ZoneInfo, field: str) -> datetime:
             "it may be ambiguous or it may not exist.",
             field=field,
         )
-    return local
+    return local.astimezone(UTC)
 
 
 def read_fields(fields: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:

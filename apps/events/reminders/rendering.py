@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from types import SimpleNamespace
 from typing import Any
 
 import icalendar
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone as django_timezone
 from django.utils.html import escape, linebreaks
 
-from apps.events import clock
-from apps.events.messages import due, templating, unsubscribe
+from apps.accounts.profiles import is_known_timezone
+from apps.events import clock, zones
+from apps.events.messages import templating, unsubscribe
 from apps.events.models import Delivery, Event, MessageRule
+
+# The VTIMEZONE covers the event's dates with this margin either side.
+VTIMEZONE_MARGIN = timedelta(days=366)
 
 Kind = MessageRule.Kind
 
@@ -49,10 +56,13 @@ def message_id(delivery: Delivery) -> str:
 
 @dataclass(frozen=True)
 class EventParts:
-    """What every email of one rule shares, made once per run rather than once per email.
+    """What every email of one rule in one zone shares, made once per run rather than once
+    per email.
 
-    The bodies are rendered once with a placeholder where the recipient's name goes; each
-    email only substitutes the name (HTML-escaped in the HTML part, as the template would).
+    Times are shown in `timezone` (the recipient's, else the event's), always naming it, and in
+    the event's own zone too when that differs. The bodies are rendered once with a placeholder
+    where the recipient's name goes; each email only substitutes the name (HTML-escaped in the
+    HTML part, as the template would).
     """
 
     subject: str
@@ -62,12 +72,13 @@ class EventParts:
     placeholder: str
 
     @classmethod
-    def of(cls, rule: MessageRule) -> EventParts:
+    def of(cls, rule: MessageRule, timezone: str | None = None) -> EventParts:
         event = rule.event
         placeholder = f"recipient-{uuid.uuid4().hex}"
-        with timezone.override(due.event_zone(event)):
+        shown = timezone or event.timezone
+        with django_timezone.override(zones.zone(shown)):
             if rule.kind == Kind.REMINDER and not (rule.subject or rule.body):
-                subject, text, html = _original_reminder(event, placeholder)
+                subject, text, html = _original_reminder(event, placeholder, shown)
             else:
                 subject, text, html = _from_rule(rule, placeholder)
         return cls(
@@ -85,9 +96,15 @@ class EventParts:
         )
 
 
-def _original_reminder(event: Event, placeholder: str) -> tuple[str, str, str]:
+def _original_reminder(event: Event, placeholder: str, shown: str) -> tuple[str, str, str]:
     recipient = SimpleNamespace(get_username=lambda: placeholder)
-    context = {"event": event, "user": recipient, "lead_hours": settings.REMINDER_LEAD_HOURS}
+    context = {
+        "event": event,
+        "user": recipient,
+        "lead_hours": settings.REMINDER_LEAD_HOURS,
+        "when": when(event, shown),
+        "event_when": when(event, event.timezone) if shown != event.timezone else None,
+    }
     return (
         render_to_string("events/email/reminder_subject.txt", context),
         render_to_string("events/email/reminder.txt", context),
@@ -119,13 +136,40 @@ def _from_rule(rule: MessageRule, placeholder: str) -> tuple[str, str, str]:
     return subject, text, f"<!doctype html>\n<html><body>{html}</body></html>"
 
 
+def recipient_timezone(user: User) -> str | None:
+    """The zone the recipient chose (`User.timezone`), or None when they have no profile."""
+    try:
+        name = str(user.profile.timezone)  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+    return name if is_known_timezone(name) else None
+
+
+def when(event: Event, timezone: str) -> dict[str, Any]:
+    """The event's start and end as local times of `timezone`, for the templates."""
+    return {
+        "timezone": timezone,
+        "start": zones.local(event.start_date, timezone),
+        "end": None if event.end_date is None else zones.local(event.end_date, timezone),
+    }
+
+
+def _ical_time(value: datetime, tz: Any) -> datetime:
+    """Local time with its TZID; the second occurrence of an ambiguous local time cannot be told
+    from the first by TZID and wall time alone, so it is written in UTC instead."""
+    local = value.astimezone(tz)
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        return value.astimezone(UTC)
+    return local
+
+
 def build_message(
     delivery: Delivery, parts: EventParts | None = None
 ) -> mail.EmailMultiAlternatives:
     # No `connection=`: the caller hands the message to its backend, and a message that carries
     # its backend makes the locmem backend's deepcopy of it copy the backend too.
     rule, user = delivery.rule, delivery.user
-    parts = parts or EventParts.of(rule)
+    parts = parts or EventParts.of(rule, recipient_timezone(user))
     text, html = parts.bodies_for(user.get_username())
     link = unsubscribe.url_for(rule.event_id, user.pk)
     message = mail.EmailMultiAlternatives(
@@ -146,17 +190,27 @@ def build_message(
 
 
 def calendar_for(event: Event) -> str:
-    """An iCalendar file with the event, times in UTC."""
+    """An iCalendar file with the event, times local to its zone (TZID) with that VTIMEZONE."""
+    tz = zones.zone(event.timezone)
+    last = event.end_date or event.start_date
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Eventide//Event reminder//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
+    calendar.add_component(
+        icalendar.Timezone.from_tzinfo(
+            tz,
+            tzid=tz.key,
+            first_date=(event.start_date - VTIMEZONE_MARGIN).date(),
+            last_date=(last + VTIMEZONE_MARGIN).date(),
+        )
+    )
     entry = icalendar.Event()
     entry.add("uid", f"event-{event.pk}@eventide")
     entry.add("dtstamp", clock.now())
-    entry.add("dtstart", event.start_date)
+    entry.add("dtstart", _ical_time(event.start_date, tz))
     if event.end_date is not None:
-        entry.add("dtend", event.end_date)
+        entry.add("dtend", _ical_time(event.end_date, tz))
     entry.add("summary", event.title)
     if event.venue:
         entry.add("location", event.venue)

@@ -50,7 +50,7 @@ from django.db import connection, transaction
 from apps.events import clock, sql
 from apps.events.models import Delivery
 from apps.events.reminders.queries import create_due, pending, settle_due
-from apps.events.reminders.rendering import EventParts, build_message
+from apps.events.reminders.rendering import EventParts, build_message, recipient_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -86,19 +86,20 @@ def send_due(at: datetime | None = None, senders: int | None = None) -> int:
 
 
 def _pending_with_parts(at: datetime) -> Iterator[tuple[Delivery, EventParts]]:
-    """Every pending delivery with the parts of its rule, rendered once per rule."""
-    per_rule: dict[int, EventParts] = {}
+    """Every pending delivery with the parts of its rule, rendered once per rule and zone."""
+    per_rule: dict[tuple[int, str | None], EventParts] = {}
     last_id = 0
     while True:
         batch = list(
             pending(at)
             .filter(id__gt=last_id)
-            .select_related("rule__event", "user")
+            .select_related("rule__event", "user", "user__profile")
             .order_by("id")[:LIST_BATCH]
         )
         for delivery in batch:
-            parts = per_rule.get(delivery.rule_id) or per_rule.setdefault(
-                delivery.rule_id, EventParts.of(delivery.rule)
+            key = (delivery.rule_id, recipient_timezone(delivery.user))
+            parts = per_rule.get(key) or per_rule.setdefault(
+                key, EventParts.of(delivery.rule, key[1])
             )
             yield delivery, parts
         if len(batch) < LIST_BATCH:

@@ -57,6 +57,11 @@ def event_at(start: timedelta, hours: float = 2, **fields: Any) -> Event:
     )
 
 
+def end_of(event: Event) -> datetime:
+    assert event.end_date is not None
+    return event.end_date
+
+
 def joined(event: Event, count: int = 1) -> list[Any]:
     users = [UserFactory.create() for _ in range(count)]
     for user in users:
@@ -175,7 +180,7 @@ class TestDeliveries:
         rows = Delivery.objects.filter(user=member).order_by("due_at")
         assert [(d.rule.kind, d.state, d.due_at) for d in rows] == [
             ("reminder", "pending", event.start_date - timedelta(hours=24)),
-            ("follow_up", "pending", event.end_date + timedelta(hours=1)),
+            ("follow_up", "pending", end_of(event) + timedelta(hours=1)),
         ]
         participation.join(event.pk, member)  # joining again writes nothing
         assert Delivery.objects.filter(user=member).count() == 2
@@ -220,7 +225,7 @@ class TestDeliveries:
         [member] = joined(event)
         clock.move_to(event.start_date - timedelta(hours=24))
         assert reminders.send_due() == 1  # the reminder
-        clock.move_to(event.end_date + timedelta(hours=1))
+        clock.move_to(end_of(event) + timedelta(hours=1))
         Event.objects.filter(pk=event.pk).update(status=Status.ONGOING)
         assert reminders.send_due() == 0  # ended but not yet COMPLETED: waits
         lifecycle.complete_ended()
@@ -234,7 +239,7 @@ class TestDeliveries:
         event = event_at(timedelta(hours=30))
         configuring.create_rule(event.pk, kind="follow_up", offset=timedelta(hours=1))
         joined(event)
-        clock.move_to(event.end_date + timedelta(hours=1 + 24, seconds=1))
+        clock.move_to(end_of(event) + timedelta(hours=1 + 24, seconds=1))
         lifecycle.complete_ended()
         assert reminders.send_due() == 0
         assert Delivery.objects.get(rule__kind="follow_up").state == State.MISSED
@@ -322,7 +327,7 @@ class TestDeliveries:
         lifecycle.cancel(event.pk)
         assert states() == {"skipped": 6, "pending": 3}
         assert reminders.send_due() == 3
-        clock.move_to(event.end_date + timedelta(hours=2))
+        clock.move_to(end_of(event) + timedelta(hours=2))
         assert reminders.send_due() == 0
         assert sorted(sent_to()) == sorted(member.email for member in members)
         assert {message.subject for message in mail.outbox} == {"Cancelled: Harbour walk"}
@@ -415,6 +420,7 @@ def test_templates_see_plain_values_and_html_is_escaped(clock: time_machine.Coor
     joined(event)
     assert reminders.send_due() == 1
     [message] = mail.outbox
+    assert isinstance(message, mail.EmailMultiAlternatives)
     assert message.subject == "<b>Jazz</b> & co"
     assert message.body.startswith("<b>Jazz</b> & co by .")
     assert "&lt;b&gt;Jazz&lt;/b&gt; &amp; co by ." in str(message.alternatives[0][0])

@@ -40,14 +40,15 @@ class LocalDateTimeField(forms.DateTimeField):
             return None
         if isinstance(value, datetime):
             return value
-        result: datetime = BaseTemporalField.to_python(self, value)
+        result = BaseTemporalField.to_python(self, value)
+        assert isinstance(result, datetime)  # strptime of DateTimeField
         return result
 
 
 class LocalSplitDateTimeField(forms.SplitDateTimeField):
     """The admin's date and time boxes, kept naive like `LocalDateTimeField`."""
 
-    def compress(self, data_list: list[Any]) -> datetime | None:
+    def compress(self, data_list: Any) -> datetime | None:
         if not data_list:
             return None
         if data_list[0] in self.empty_values:

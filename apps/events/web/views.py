@@ -19,6 +19,7 @@ from apps.events import (
     lifecycle,
     participation,
     selectors,
+    zones,
 )
 from apps.events.models import Event, EventStatusChange, Participation
 from apps.events.web.forms import EventForm
@@ -158,7 +159,10 @@ def my_events(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def event_create(request: HttpRequest) -> HttpResponse:
-    form = EventForm(request.POST or None)
+    # A new event starts in the organizer's own zone; they may pick another.
+    form = EventForm(
+        request.POST or None, initial={"timezone": zones.viewer_timezone(request.user)}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             event = editing.create_event(signed_in(request.user), **form.cleaned_data)
