@@ -7,6 +7,7 @@ A refusal undoes the whole save and is shown with `message_user`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from apps.events import editing, errors, lifecycle, participation, rules
 from apps.events.models import Delivery, Event, EventStatusChange, MessageRule, Participation
@@ -44,14 +47,6 @@ class ReadOnlyAdmin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-class MessageRuleInline(ReadOnlyAdmin, admin.TabularInline):
-    model = MessageRule
-    fields = ("kind", "offset", "local_time", "subject", "due_at")
-    readonly_fields = fields
-    extra = 0
-    ordering = ("due_at", "id")
 
 
 class ParticipationInline(admin.TabularInline):
@@ -130,14 +125,41 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("title", "venue")
     date_hierarchy = "start_date"
     raw_id_fields = ("organizer",)
-    readonly_fields = ("status", "created_at", "updated_at", "completed_at", "archived_at")
-    inlines = (ParticipationInline, MessageRuleInline, StatusChangeInline)
+    readonly_fields = (
+        "status",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "archived_at",
+        "message_summary",
+    )
+    inlines = (ParticipationInline, StatusChangeInline)
     actions = [
         _transition_action("confirm", lifecycle.confirm),
         _transition_action("complete", lifecycle.complete),
         _transition_action("cancel", lifecycle.cancel),
     ]
     list_select_related = ("organizer",)
+
+    @admin.display(description="Messages")
+    def message_summary(self, obj: Event) -> str:
+        """The event's message rules and its deliveries by state, linked to their lists (shown,
+        not a formset: rules change through the pages and the API)."""
+        if obj.pk is None:
+            return "—"
+        rules = format_html_join(
+            "",
+            "<li>{} {} → due {}</li>",
+            ((r.get_kind_display(), r.offset, r.due_at) for r in obj.message_rules.all()),
+        )
+        counts = Counter(Delivery.objects.filter(rule__event=obj).values_list("state", flat=True))
+        return format_html(
+            '<ul>{}</ul><a href="{}?rule__event__id__exact={}">Deliveries</a>: {}',
+            rules,
+            reverse("admin:events_delivery_changelist"),
+            obj.pk,
+            ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who organizes an event is set when it is created, like on the pages and in the API.
@@ -218,3 +240,7 @@ class DeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_select_related = ("rule", "user")
     raw_id_fields = ("rule", "user")
     date_hierarchy = "due_at"
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The event page links to its deliveries by this lookup.
+        return lookup == "rule__event__id__exact" or super().lookup_allowed(lookup, value, request)

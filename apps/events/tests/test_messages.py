@@ -702,3 +702,20 @@ def test_organiser_pages_add_edit_delete_rules_and_show_the_log(
     stranger = Client()
     stranger.force_login(UserFactory.create())
     assert stranger.get(page).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_shows_an_events_rules_and_its_deliveries(clock: time_machine.Coordinates) -> None:
+    event = event_at(timedelta(hours=3))
+    joined(event, 2)
+    reminders.send_due()
+    staff = UserFactory.create(username="root", is_staff=True, is_superuser=True)
+    browser = Client()
+    browser.force_login(staff)
+    page = browser.get(f"/admin/events/event/{event.pk}/change/").content.decode()
+    assert "Reminder (before the start)" in page
+    assert "sent 2" in page
+    log = browser.get(f"/admin/events/delivery/?rule__event__id__exact={event.pk}")
+    assert log.status_code == 200
+    assert log.content.decode().count('field-state">Sent<') == 2
+    assert browser.get("/admin/events/messagerule/").status_code == 200
