@@ -50,4 +50,6 @@ def leave(event_id: int, user: User) -> bool:
                 f"Event is {event.status}; only open events can be left."
             )
         deleted, _ = Participation.objects.filter(event=event, user=user).delete()
+        if deleted:
+            messages.remove_participant(event, user)
     return deleted > 0

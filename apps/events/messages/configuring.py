@@ -149,6 +149,12 @@ def add_participant(event: Event, user: User) -> int:
     return rows.insert_for(rules, Q(event__participations__user=user))
 
 
+def remove_participant(event: Event, user: User) -> int:
+    """Someone who left gets none of the messages still to come: their pending rows go (a new
+    join writes them again)."""
+    return Delivery.objects.filter(rule__event=event, user=user, state=State.PENDING).delete()[0]
+
+
 def cancel_messages(event: Event, at: datetime) -> int:
     """In the cancel transition's transaction: pending deliveries are skipped, and one notice
     per participant is written as a delivery (the worker sends it); returns the notices."""

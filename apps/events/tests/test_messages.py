@@ -304,6 +304,16 @@ class TestDeliveries:
         )
         assert set(rule.deliveries.values_list("due_at", flat=True)) == {expected}
 
+    def test_leaving_drops_the_pending_deliveries_and_joining_again_restores_them(
+        self, clock: time_machine.Coordinates
+    ) -> None:
+        event = event_at(timedelta(days=3))
+        [member] = joined(event)
+        participation.leave(event.pk, member)
+        assert not Delivery.objects.exists()
+        participation.join(event.pk, member)
+        assert states() == {"pending": 1}
+
     def test_join_after_due_at_still_gets_the_reminder_before_the_start(
         self, clock: time_machine.Coordinates
     ) -> None:

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.events import errors
-from apps.events.messages import configuring, unsubscribe
+from apps.events.messages import configuring, due, unsubscribe
 from apps.events.models import Delivery, Event, MessageRule
 from apps.events.web.forms import MessageRuleForm
 
@@ -63,7 +63,10 @@ def rules_page(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "event": event,
         "form": form,
-        "rules": event.message_rules.order_by("due_at", "id"),
+        "rules": [
+            (rule, due.format_offset(rule.offset))
+            for rule in event.message_rules.order_by("due_at", "id")
+        ],
         "counts": [(label, counts.get(state, 0)) for state, label in Delivery.State.choices],
         "log": deliveries.select_related("rule", "user").order_by("-due_at", "-id")[:LOG_SIZE],
     }
