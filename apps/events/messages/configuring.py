@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, DateTimeField, Q, Value, When
 
 from apps.events import clock, effects, errors
 from apps.events.messages import due, rows, templating
@@ -131,16 +131,16 @@ def reschedule_event(event: Event) -> int:
     """After the event's dates (or zone) changed, with the event locked: every rule's new due
     moment, then its pending deliveries moved there in one UPDATE; returns the rows moved."""
     rules = list(event.message_rules.filter(kind__in=ORGANISER_KINDS))
+    if not rules:
+        return 0
     for rule in rules:
         rule.due_at = due.due_at_for(rule, event)
     MessageRule.objects.bulk_update(rules, ["due_at"])
-    return move_pending(Q(rule__event=event, rule__kind__in=ORGANISER_KINDS))
-
-
-def move_pending(which: Q) -> int:
-    """Pending deliveries matching `which` take their rule's `due_at`: one statement."""
-    rule_due = MessageRule.objects.filter(pk=OuterRef("rule_id")).values("due_at")[:1]
-    return Delivery.objects.filter(which, state=State.PENDING).update(due_at=Subquery(rule_due))
+    # One statement on the deliveries table alone: the few rules' moments as a CASE.
+    moments = [When(rule_id=rule.pk, then=Value(rule.due_at)) for rule in rules]
+    return Delivery.objects.filter(
+        rule_id__in=[rule.pk for rule in rules], state=State.PENDING
+    ).update(due_at=Case(*moments, output_field=DateTimeField()))
 
 
 def add_participant(event: Event, user: User) -> int:
