@@ -269,6 +269,8 @@ def main() -> None:
 
     # 6. Reminders in this process, to the locmem backend; then its profile.
     run.figure("reminders", lambda: reminders.reminder_throughput(size.reminders, size.repeat, now))
+    run.figure("messages", lambda: reminders.messages_throughput(size.reminders, size.repeat, now))
+    run.figure("reschedule", lambda: reminders.reschedule_vs_raw(size.reminders, size.repeat, now))
     run.step("profile", lambda: run.sections.extend(profile_reminders(size.reminders)))
 
     # 7. How the sweep grows.

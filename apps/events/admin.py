@@ -7,6 +7,7 @@ A refusal undoes the whole save and is shown with `message_user`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +15,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from apps.events import editing, errors, lifecycle, participation, rules
-from apps.events.models import Event, EventStatusChange, Participation
+from apps.events.models import Delivery, Event, EventStatusChange, MessageRule, Participation
 from apps.events.web.forms import LocalSplitDateTimeField, LocalTimesMixin, timezone_field
 
 
@@ -29,6 +32,20 @@ class StatusChangeInline(admin.TabularInline):
     ordering = ("at", "id")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin:
+    """Shown, never written here: rules change through `messages.configuring` (pages, API),
+    deliveries through the sender."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -108,7 +125,14 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("title", "venue")
     date_hierarchy = "start_date"
     raw_id_fields = ("organizer",)
-    readonly_fields = ("status", "created_at", "updated_at", "completed_at", "archived_at")
+    readonly_fields = (
+        "status",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "archived_at",
+        "message_summary",
+    )
     inlines = (ParticipationInline, StatusChangeInline)
     actions = [
         _transition_action("confirm", lifecycle.confirm),
@@ -116,6 +140,26 @@ class EventAdmin(admin.ModelAdmin):
         _transition_action("cancel", lifecycle.cancel),
     ]
     list_select_related = ("organizer",)
+
+    @admin.display(description="Messages")
+    def message_summary(self, obj: Event) -> str:
+        """The event's message rules and its deliveries by state, linked to their lists (shown,
+        not a formset: rules change through the pages and the API)."""
+        if obj.pk is None:
+            return "—"
+        rules = format_html_join(
+            "",
+            "<li>{} {} → due {}</li>",
+            ((r.get_kind_display(), r.offset, r.due_at) for r in obj.message_rules.all()),
+        )
+        counts = Counter(Delivery.objects.filter(rule__event=obj).values_list("state", flat=True))
+        return format_html(
+            '<ul>{}</ul><a href="{}?rule__event__id__exact={}">Deliveries</a>: {}',
+            rules,
+            reverse("admin:events_delivery_changelist"),
+            obj.pk,
+            ", ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "none",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Who organizes an event is set when it is created, like on the pages and in the API.
@@ -179,3 +223,24 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The audit trail; `selectors` also reads it to keep never-confirmed drafts private.
         return False
+
+
+@admin.register(MessageRule)
+class MessageRuleAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("event", "kind", "offset", "local_time", "due_at", "subject")
+    list_filter = ("kind",)
+    list_select_related = ("event",)
+    raw_id_fields = ("event",)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("rule", "user", "due_at", "state", "sent_at")
+    list_filter = ("state", "rule__kind")
+    list_select_related = ("rule", "user")
+    raw_id_fields = ("rule", "user")
+    date_hierarchy = "due_at"
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The event page links to its deliveries by this lookup.
+        return lookup == "rule__event__id__exact" or super().lookup_allowed(lookup, value, request)

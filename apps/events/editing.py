@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from apps.events import clock, effects, errors, rules, zones
+from apps.events.messages import configuring as messages
 from apps.events.models import Event
 
 Status = Event.EventStatus
@@ -29,11 +30,12 @@ EDITABLE_FIELDS = (
     "capacity",
 )
 FINISHED_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.ARCHIVED})
-# Moving a date moves the next due moment: the wake-up must be rescheduled.
-DATE_FIELDS = frozenset({"start_date", "end_date"})
+# Moving a date (or the zone local times are read in) moves the due moments: the pending
+# deliveries move and the wake-up is rescheduled.
+DATE_FIELDS = frozenset({"start_date", "end_date", "timezone"})
 # A change of these is a new version of the event for calendars (SEQUENCE, calendars.py): the
 # zone too, since the local times a calendar shows move with it.
-CALENDAR_FIELDS = DATE_FIELDS | {"timezone"}
+CALENDAR_FIELDS = DATE_FIELDS
 
 
 def can_edit(event: Event) -> bool:
@@ -47,11 +49,15 @@ def check_editable(event: Event) -> None:
 
 
 def create_event(organizer: User, **fields: Any) -> Event:
-    """A new DRAFT event organized by `organizer`; naive datetimes are read in its zone."""
+    """A new DRAFT event organized by `organizer`, with the default reminder rule; naive
+    datetimes are read in its zone."""
     _check_fields(fields)
     fields = read_times(fields)
     rules.check_dates(fields.get("start_date"), fields.get("end_date"))
-    return Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
+    with transaction.atomic():
+        event = Event.objects.create(organizer=organizer, status=Status.DRAFT, **fields)
+        messages.add_default_rule(event)
+    return event
 
 
 def update_event(event_id: int, **fields: Any) -> Event:
@@ -78,6 +84,7 @@ def update_event(event_id: int, **fields: Any) -> Event:
         if moved:
             event.refresh_from_db(fields=["dates_revision"])
         if DATE_FIELDS & fields.keys():
+            messages.reschedule_event(event)
             effects.reschedule_after_commit()
     return event
 

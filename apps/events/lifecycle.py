@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apps.events import clock, effects, sql, transitions
 from apps.events.errors import InvalidTransition
+from apps.events.messages import configuring as messages
 from apps.events.models import Actor, Event, EventStatusChange
 from apps.events.transitions import Transition
 from apps.webhooks import outbox
@@ -75,6 +76,9 @@ def _manual(action: str, event_id: int, *, actor: Actor = None, source: str = So
         change = Transition(event.pk, from_status, to_status, at, row.pk)
         if outbox.record([change], {event.pk: event.organizer_id}):
             effects.relay_after_commit()
+        if to_status == Status.CANCELLED:
+            # Written in the transition's transaction: the notices cannot be lost, nor sent twice.
+            messages.cancel_messages(event, at)
         effects.announce_after_commit([change])
     return event
 

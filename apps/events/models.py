@@ -164,29 +164,97 @@ class EventStatusChange(models.Model):
         return f"{self.event_id}: {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class Reminder(models.Model):
-    """The one reminder email of a participant for an event (CONTRACT §3).
+class MessageRule(models.Model):
+    """What an event sends and when (CONTRACT §3 "Lifecycle messages"): one row per message.
 
-    Rows are created by the reminder sweep when the event enters its reminder window; `sent_at`
-    is written in the same transaction that hands the email to the backend (see `reminders`).
+    `due_at` is derived (`messages.due.due_at`) from the event's dates and zone, the offset and
+    the local time; it is written with the rule and again whenever any of those change, and every
+    pending delivery of the rule carries the same value. `cancellation` rules are the system's:
+    one per cancelled event, written by the cancel transition, never by an organiser.
     """
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="reminders")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField()
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Reminder (before the start)"
+        FOLLOW_UP = "follow_up", "Follow-up (after the end)"
+        CANCELLATION = "cancellation", "Cancellation notice"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="message_rules")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    offset = models.DurationField(help_text="Before the start (reminder), after the end.")
+    local_time = models.TimeField(null=True, blank=True, help_text="In the event's time zone.")
+    subject = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("event", "due_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(kind="cancellation"), name="one_cancellation_rule"
+            ),
+        ]
+        indexes = [
+            # The lazy row creation and the next wake-up: rules by due moment.
+            models.Index(fields=["due_at"], name="messagerule_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of event {self.event_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Delivery(models.Model):
+    """One rule's email to one participant, sent exactly once (see `reminders.sending`)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        MISSED = "missed", "Missed"
+        SKIPPED = "skipped", "Skipped"
+        OPTED_OUT = "opted_out", "Opted out"
+
+    # Indexed by the unique (rule, user) constraint below.
+    rule = models.ForeignKey(
+        MessageRule, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["event", "user"], name="reminder_once"),
+            models.UniqueConstraint(fields=["rule", "user"], name="delivery_once"),
         ]
         indexes = [
-            # The sender's claim: unsent rows, in id order.
+            # The sender's claim and the next wake-up: pending rows by due moment.
             models.Index(
-                fields=["id"], name="reminder_pending_idx", condition=Q(sent_at__isnull=True)
+                fields=["due_at", "id"],
+                name="delivery_pending_due_idx",
+                condition=Q(state="pending"),
             ),
+            # A user's opt-out and deletion find their rows without a scan.
+            models.Index(fields=["user", "state"], name="delivery_user_idx"),
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} to {self.user_id} ({self.state})"
+
+
+class MessageOptOut(models.Model):
+    """A person who muted one event's messages (the one-click unsubscribe link)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="optout_once"),
         ]
 
     def __str__(self) -> str:
-        state = f"sent {self.sent_at:%Y-%m-%d %H:%M}" if self.sent_at else "pending"
-        return f"reminder of {self.user_id} for {self.event_id} ({state})"
+        return f"{self.user_id} muted {self.event_id}"

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from apps.events import effects, errors, rules
+from apps.events.messages import configuring as messages
 from apps.events.models import Event, Participation
 
 
@@ -32,9 +33,12 @@ def join(event_id: int, user: User) -> Participation:
             effects.reschedule_after_commit()
         try:
             with transaction.atomic():
-                return Participation.objects.create(event=event, user=user)
+                joined = Participation.objects.create(event=event, user=user)
         except IntegrityError:
             return Participation.objects.get(event=event, user=user)
+        # A late joiner's reminder is due at once (sent while the event has not started).
+        messages.add_participant(event, user)
+        return joined
 
 
 def leave(event_id: int, user: User) -> bool:
@@ -46,4 +50,6 @@ def leave(event_id: int, user: User) -> bool:
                 f"Event is {event.status}; only open events can be left."
             )
         deleted, _ = Participation.objects.filter(event=event, user=user).delete()
+        if deleted:
+            messages.remove_participant(event, user)
     return deleted > 0

@@ -273,6 +273,10 @@ REMINDER_SENDERS = max(1, env.int("REMINDER_SENDERS", default=2))
 # The reminder claim is a prepared statement (PostgreSQL protocol level). Behind PgBouncer in
 # transaction mode that needs PgBouncer >= 1.21 with max_prepared_statements set; or turn it off.
 REMINDER_PREPARED_CLAIM = env.bool("REMINDER_PREPARED_CLAIM", default=True)
+# A follow-up (or notice) this late is recorded as missed, not sent (reminders: once started).
+MESSAGE_MISSED_AFTER_HOURS = env.int("MESSAGE_MISSED_AFTER_HOURS", default=24)
+# Where emails' links (the one-click unsubscribe) point: the site as its users reach it.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Webhooks (CONTRACT §9) ---
 # Loopback, private and link-local receivers are refused unless this is on (local testing only).

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from apps.events import clock, effects, scheduling
-from apps.events.models import Event, EventStatusChange, Reminder
+from apps.events.models import Delivery, Event, EventStatusChange
 from apps.events.tests.factories import EventFactory
 from apps.events.tests.test_reminders import bulk_participants
 from tests.support import processes
@@ -32,7 +32,7 @@ REMINDERS = "events.send_event_reminder_emails"
 
 
 def sent() -> int:
-    return Reminder.objects.filter(sent_at__isnull=False).count()
+    return Delivery.objects.filter(state=Delivery.State.SENT).count()
 
 
 @pytest.mark.timeout(600)

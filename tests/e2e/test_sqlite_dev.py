@@ -15,16 +15,18 @@ SNIPPET = """
 from datetime import timedelta
 from django.core import mail
 from apps.events import clock, lifecycle, reminders
-from apps.events.models import Event, Participation, Reminder
+from apps.events.messages import configuring
+from apps.events.models import Event, Participation, Delivery
 from django.contrib.auth.models import User
 demo = User.objects.get(username="demo")
 start = clock.now() + timedelta(hours=1)
 soon = Event.objects.create(title="Soon", organizer=demo, start_date=start,
                             end_date=start + timedelta(hours=1), status="CONFIRMED")
+configuring.add_default_rule(soon)
 Participation.objects.create(event=soon, user=demo)
 print("swept", len(lifecycle.start_started()), len(lifecycle.archive_completed()))
 first, second = reminders.send_due(), reminders.send_due()
-sent = Reminder.objects.filter(event=soon, sent_at__isnull=False).count()
+sent = Delivery.objects.filter(rule__event=soon, sent_at__isnull=False).count()
 print("reminded", first >= 1, second, sent, len(mail.outbox) == first)
 """
 

@@ -15,7 +15,7 @@ from django_celery_results.models import TaskResult
 from time_machine import TimeMachineFixture
 
 from apps.events import lifecycle
-from apps.events.models import Event, Reminder
+from apps.events.models import Delivery, Event
 from apps.events.tests.factories import EventFactory
 from apps.events.tests.test_reminders import bulk_participants
 from tests.faults.conftest import send_task
@@ -110,7 +110,7 @@ def test_two_beats_by_mistake_transition_and_remind_each_once(
             90,
         )
         processes.wait_for(
-            lambda: Reminder.objects.filter(sent_at__isnull=False).count() == len(addresses), 90
+            lambda: Delivery.objects.filter(sent_at__isnull=False).count() == len(addresses), 90
         )
         time.sleep(3)
     finally:

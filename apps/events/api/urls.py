@@ -14,11 +14,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import SimpleRouter
 
 from apps.events.api.exceptions import not_found
+from apps.events.api.messages import DeliveryViewSet, MessageRuleViewSet
 from apps.events.api.renderers import CalendarRenderer
 from apps.events.api.views import EventViewSet
 
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
+router.register("events/<int:id>/messages", MessageRuleViewSet, basename="event-message")
+router.register("events/<int:id>/deliveries", DeliveryViewSet, basename="event-delivery")
 
 # Swagger UI and ReDoc come from drf-spectacular-sidecar (static files), so they work offline.
 # The split view serves Swagger's start-up script as a file: no inline script under the CSP.

@@ -1,4 +1,5 @@
-"""Sending the due reminders, each exactly once, and the guarantee it gives.
+"""Sending the due deliveries (reminders, follow-ups, notices), each exactly once, and the
+guarantee it gives.
 
 The pending rows are listed (no locks) a batch at a time; then each email is its own short
 transaction:
@@ -47,8 +48,8 @@ from django.core import mail
 from django.db import connection, transaction
 
 from apps.events import clock, sql
-from apps.events.models import Reminder
-from apps.events.reminders.queries import create_due, pending
+from apps.events.models import Delivery
+from apps.events.reminders.queries import create_due, pending, settle_due
 from apps.events.reminders.rendering import EventParts, build_message, recipient_timezone
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ LIST_BATCH = 1000
 
 
 def send_due(at: datetime | None = None, senders: int | None = None) -> int:
-    """Create the due rows, then send every pending reminder once; returns the emails sent.
+    """Create the due rows, settle those that must not go out (missed, opted out), then send
+    every pending delivery once; returns the emails sent.
 
     The pending reminders are listed in batches without locks, one query per LIST_BATCH, then
     each is claimed and marked by one statement that checks again, under the row lock, that it
@@ -73,6 +75,7 @@ def send_due(at: datetime | None = None, senders: int | None = None) -> int:
     at = at or clock.now()
     senders = settings.REMINDER_SENDERS if senders is None else senders
     create_due(at)
+    settle_due(at)
     claim = Claim.for_due_at(at)
     work = _pending_with_parts(at)
     alone = connection.in_atomic_block or not sql.is_postgresql()
@@ -82,37 +85,37 @@ def send_due(at: datetime | None = None, senders: int | None = None) -> int:
     return _send_side_by_side(work, claim, senders)
 
 
-def _pending_with_parts(at: datetime) -> Iterator[tuple[Reminder, EventParts]]:
-    """Every pending reminder with the parts of its event, rendered once per event and zone."""
-    per_event: dict[tuple[int, str | None], EventParts] = {}
+def _pending_with_parts(at: datetime) -> Iterator[tuple[Delivery, EventParts]]:
+    """Every pending delivery with the parts of its rule, rendered once per rule and zone."""
+    per_rule: dict[tuple[int, str | None], EventParts] = {}
     last_id = 0
     while True:
         batch = list(
             pending(at)
             .filter(id__gt=last_id)
-            .select_related("event", "user", "user__profile")
+            .select_related("rule__event", "user", "user__profile")
             .order_by("id")[:LIST_BATCH]
         )
-        for reminder in batch:
-            key = (reminder.event_id, recipient_timezone(reminder.user))
-            parts = per_event.get(key) or per_event.setdefault(
-                key, EventParts.of(reminder.event, key[1])
+        for delivery in batch:
+            key = (delivery.rule_id, recipient_timezone(delivery.user))
+            parts = per_rule.get(key) or per_rule.setdefault(
+                key, EventParts.of(delivery.rule, key[1])
             )
-            yield reminder, parts
+            yield delivery, parts
         if len(batch) < LIST_BATCH:
             return
         last_id = batch[-1].pk
 
 
 def _send_side_by_side(
-    work: Iterator[tuple[Reminder, EventParts]], claim: Claim, senders: int
+    work: Iterator[tuple[Delivery, EventParts]], claim: Claim, senders: int
 ) -> int:
     """Hand the work to `senders` threads, each claiming and sending on its own connections.
 
     The first error any sender meets stops the run (the others finish the email in hand) and is
     raised here, as it would be by a lone sender, so the task retries.
     """
-    queue: Queue[tuple[Reminder, EventParts] | None] = Queue(maxsize=senders * 64)
+    queue: Queue[tuple[Delivery, EventParts] | None] = Queue(maxsize=senders * 64)
     stop = threading.Event()
     sent = [0] * senders
     errors: list[BaseException] = []
@@ -154,7 +157,7 @@ def _send_side_by_side(
 
 @dataclass(frozen=True)
 class Claim:
-    """One statement that marks a reminder sent if it is still pending and nobody holds it.
+    """One statement that marks a delivery sent if it is still pending and nobody holds it.
 
     It returns the id when the caller now owns the row (locked until the caller's transaction
     ends), nothing when the row was sent, stopped being due, or is being sent by another sender
@@ -168,22 +171,28 @@ class Claim:
     @classmethod
     def for_due_at(cls, at: datetime) -> Claim:
         due_sql, due_params = pending(at).values("id").query.sql_with_params()
-        table = Reminder._meta.db_table
-        # `sent_at IS NULL` must be a condition on the locked row itself: PostgreSQL re-checks
+        table = Delivery._meta.db_table
+        # `state = 'pending'` must be a condition on the locked row itself: PostgreSQL re-checks
         # those on the row's newest version after the lock, so a row another sender has just
         # committed is dropped; a condition inside the IN (...) is judged on the older snapshot.
         # SQLite (`make dev`) has no row locks and needs none: it runs one writer at a time.
         lock = " FOR UPDATE SKIP LOCKED" if sql.is_postgresql() else ""
         # Names from the model, due_sql compiled by the ORM; every value is a parameter.
         statement = (
-            f"UPDATE {table} SET sent_at = %s WHERE id = ("  # noqa: S608
-            f"SELECT id FROM {table} WHERE id = %s AND sent_at IS NULL AND id IN ({due_sql})"
+            f"UPDATE {table} SET sent_at = %s, state = %s WHERE id = ("  # noqa: S608
+            f"SELECT id FROM {table} WHERE id = %s AND state = %s AND id IN ({due_sql})"
             f"{lock}) RETURNING id"
         )
         return cls(sql=statement, marked_at=clock.now(), due_params=tuple(due_params))
 
     def params(self, reminder_id: int) -> list[Any]:
-        return [self.marked_at, reminder_id, *self.due_params]
+        return [
+            self.marked_at,
+            Delivery.State.SENT,
+            reminder_id,
+            Delivery.State.PENDING,
+            *self.due_params,
+        ]
 
     def take(self, reminder_id: int) -> bool:
         """Run the claim in the caller's transaction; whether the caller now owns the row."""
@@ -210,16 +219,16 @@ class Claim:
 PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 
-def _send_one(backend: Any, reminder: Reminder, parts: EventParts, claim: Claim) -> bool:
-    """Claim, mark and send one reminder in one transaction; whether it was sent."""
+def _send_one(backend: Any, reminder: Delivery, parts: EventParts, claim: Claim) -> bool:
+    """Claim, mark and send one delivery in one transaction; whether it was sent."""
     try:
         with transaction.atomic():
             if not claim.take(reminder.pk):
                 return False
             message = build_message(reminder, parts)
             if backend.send_messages([message]) != 1:
-                raise NotSent(f"reminder {reminder.pk}")
+                raise NotSent(f"delivery {reminder.pk}")
     except (SMTPException, OSError, NotSent):
-        logger.warning("reminder %s not sent; the next run retries it", reminder.pk, exc_info=True)
+        logger.warning("delivery %s not sent; the next run retries it", reminder.pk, exc_info=True)
         return False
     return True

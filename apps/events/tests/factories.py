@@ -6,6 +6,7 @@ import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from apps.events.messages import configuring
 from apps.events.models import Event, Participation
 
 
@@ -22,12 +23,20 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Event {n}")
     organizer = factory.SubFactory(UserFactory)
     start_date = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     end_date = factory.LazyAttribute(lambda e: e.start_date + timedelta(hours=2))
     status = Event.EventStatus.CONFIRMED
+
+    @factory.post_generation
+    def default_rule(obj: Event, create: bool, extracted: object, **kwargs: object) -> None:
+        """Every event starts with the default reminder rule, as `editing.create_event` makes
+        it; `EventFactory.create(default_rule=False)` makes one without."""
+        if create and extracted is not False:
+            configuring.add_default_rule(obj)
 
 
 class ParticipationFactory(factory.django.DjangoModelFactory[Participation]):

@@ -40,10 +40,10 @@ new_user = cast(Callable[..., Any], UserFactory)
 
 pytestmark = pytest.mark.django_db
 
-# Examples per operation and generation mode: 26 operations x 2 modes x 100 take a minute or two
+# Examples per operation and generation mode: 31 operations x 2 modes x 100 take a minute or two
 # on an idle machine (several on a loaded one: its own timeout, below).
 MAX_EXAMPLES = 100
-OPERATIONS = 26
+OPERATIONS = 31
 LOGOUT = "POST /api/auth/logout/"
 CHECKS = [
     not_a_server_error,
@@ -94,6 +94,11 @@ def test_schema_is_openapi_3_with_every_endpoint_of_the_contract() -> None:
         ("DELETE", "/api/webhooks/{id}/"),
         ("GET", "/api/webhooks/{id}/deliveries/"),
         ("POST", "/api/webhooks/{id}/deliveries/{delivery_id}/retry/"),
+        ("GET", "/api/events/{id}/messages/"),
+        ("POST", "/api/events/{id}/messages/"),
+        ("PATCH", "/api/events/{id}/messages/{rule_id}/"),
+        ("DELETE", "/api/events/{id}/messages/{rule_id}/"),
+        ("GET", "/api/events/{id}/deliveries/"),
     }
 
 

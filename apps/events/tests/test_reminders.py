@@ -1,4 +1,4 @@
-"""Reminder emails: the rules with the clock moved by time-machine, then exactly-once with real
+"""Delivery emails: the rules with the clock moved by time-machine, then exactly-once with real
 worker processes running at once and a worker SIGKILLed in the middle of a batch."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import clock as eventide_clock
-from apps.events import lifecycle, participation, reminders
-from apps.events.models import Event, Participation, Reminder
+from apps.events import editing, lifecycle, participation, reminders
+from apps.events.models import Delivery, Event, Participation
 from apps.events.tasks import send_event_reminder_emails
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
 from tests.support import processes
@@ -89,7 +89,7 @@ class TestReminderRules:
         assert reminders.send_due() == 1
         assert reminders.send_due() == 0
         assert reminded() == [member.email]
-        assert Reminder.objects.get().sent_at == NOW + timedelta(minutes=1)
+        assert Delivery.objects.get().sent_at == NOW + timedelta(minutes=1)
 
     def test_email_has_text_html_and_a_calendar_attachment(
         self, clock: time_machine.Coordinates
@@ -112,7 +112,7 @@ class TestReminderRules:
         assert entry.decoded("dtstart") == event.start_date
         assert entry.decoded("dtend") == event.end_date
         assert str(entry["summary"]) == "Harbour walk"
-        reminder = Reminder.objects.get()
+        reminder = Delivery.objects.get()
         assert message.extra_headers["Message-ID"] == reminders.message_id(reminder)
 
     def test_each_email_greets_its_own_recipient_escaped_in_html(
@@ -155,22 +155,30 @@ class TestReminderRules:
         assert reminders.send_due() == 1
         assert reminded()[-1] == late.email
 
-    def test_cancelled_event_sends_none(self, clock: time_machine.Coordinates) -> None:
-        event = event_starting_in(timedelta(hours=2))
-        ParticipationFactory.create(event=event)
+    def test_cancelled_event_sends_no_reminder_only_its_cancellation_notice(
+        self, clock: time_machine.Coordinates
+    ) -> None:
+        event = event_starting_in(timedelta(hours=2), title="Harbour walk")
+        member = ParticipationFactory.create(event=event).user
         lifecycle.cancel(event.pk)
+        assert reminders.send_due() == 1
+        [notice] = mail.outbox
+        assert notice.to == [member.email]
+        assert notice.subject == "Cancelled: Harbour walk"
         assert reminders.send_due() == 0
-        assert mail.outbox == []
+        assert not Delivery.objects.filter(rule__kind="reminder").exists()
 
-    def test_event_cancelled_after_its_rows_were_created_sends_none(
+    def test_event_cancelled_after_its_rows_were_created_sends_no_reminder(
         self, clock: time_machine.Coordinates
     ) -> None:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.create_due() == 1
         lifecycle.cancel(event.pk)
-        assert reminders.send_due() == 0
-        assert Reminder.objects.get().sent_at is None
+        assert reminders.send_due() == 1  # the cancellation notice
+        reminder = Delivery.objects.get(rule__kind="reminder")
+        assert (reminder.state, reminder.sent_at) == ("skipped", None)
+        assert [m.subject.startswith("Cancelled:") for m in mail.outbox] == [True]
 
     @pytest.mark.parametrize("status", [Status.DRAFT, Status.ONGOING, Status.COMPLETED])
     def test_events_not_confirmed_send_none(
@@ -211,8 +219,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         reminders.create_due()
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
         )
         assert reminders.send_due() == 0
         clock.move_to(NOW + timedelta(days=2) - timedelta(seconds=1))
@@ -226,8 +234,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(days=3))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 0
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(hours=5), end_date=NOW + timedelta(hours=6)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(hours=5), end_date=NOW + timedelta(hours=6)
         )
         assert reminders.send_due() == 1
 
@@ -237,8 +245,8 @@ class TestEditedDates:
         event = event_starting_in(timedelta(hours=2))
         ParticipationFactory.create(event=event)
         assert reminders.send_due() == 1
-        Event.objects.filter(pk=event.pk).update(
-            start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
+        editing.update_event(
+            event.pk, start_date=NOW + timedelta(days=3), end_date=NOW + timedelta(days=3, hours=1)
         )
         clock.move_to(NOW + timedelta(days=2, hours=1))
         assert reminders.send_due() == 0
@@ -285,7 +293,7 @@ def test_a_thousand_participants_get_a_thousand_emails_and_a_second_run_sends_no
     assert claim_executions() - claims_before == 1000
     assert reminders.send_due() == 0
     assert sorted(reminded()) == sorted(addresses)
-    assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
+    assert Delivery.objects.filter(sent_at__isnull=False).count() == 1000
 
 
 def claim_executions() -> int:
@@ -293,7 +301,7 @@ def claim_executions() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
-            "WHERE statement LIKE 'UPDATE events_reminder SET sent_at%%'"
+            "WHERE statement LIKE 'UPDATE events_delivery SET sent_at%%'"
         )
         return int(cursor.fetchone()[0])
 
@@ -348,7 +356,7 @@ def test_a_failed_send_is_rolled_back_and_retried_by_the_next_run(
 
     monkeypatch.setattr(EmailBackend, "send_messages", fail_first)
     assert reminders.send_due() == 1
-    assert Reminder.objects.filter(sent_at__isnull=True).count() == 1
+    assert Delivery.objects.filter(sent_at__isnull=True).count() == 1
     assert reminders.send_due() == 1
     assert len(set(reminded())) == 2
 
@@ -372,7 +380,7 @@ def test_crash_after_the_backend_accepted_but_before_commit_resends_with_the_sam
     monkeypatch.setattr(EmailBackend, "send_messages", accepted_then_crash)
     with pytest.raises(Crash):
         reminders.send_due()
-    assert Reminder.objects.get().sent_at is None  # rolled back, so not lost
+    assert Delivery.objects.get().sent_at is None  # rolled back, so not lost
     monkeypatch.setattr(EmailBackend, "send_messages", real_send)
     assert reminders.send_due() == 1
     first, second = mail.outbox
@@ -414,7 +422,7 @@ def assert_each_once(directory: Path, addresses: list[str], in_the_window: int =
     assert sum(sent.values()) == len(addresses) + in_the_window, f"{sum(sent.values())} emails"
     assert sum(n - 1 for n in twice.values()) == in_the_window, list(twice)[:5]
     assert len({m["Message-ID"] for m in sent_messages(directory)}) == len(addresses)
-    assert Reminder.objects.filter(sent_at__isnull=False).count() == len(addresses)
+    assert Delivery.objects.filter(sent_at__isnull=False).count() == len(addresses)
 
 
 def in_the_window(directory: Path, marked: int) -> int:
@@ -457,7 +465,7 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
         first.wait_for_output("ready.", timeout=60)
         send_event_reminder_emails.delay()
         processes.wait_for(
-            lambda: Reminder.objects.filter(sent_at__isnull=False).count() >= 300,
+            lambda: Delivery.objects.filter(sent_at__isnull=False).count() >= 300,
             timeout=120,
         )
         first.kill(signal.SIGKILL)
@@ -465,7 +473,7 @@ def test_worker_killed_mid_batch_and_restarted_sends_each_reminder_exactly_once(
         first.proc.wait(10)
     finally:
         first.stop()
-    sent_before_restart = Reminder.objects.filter(sent_at__isnull=False).count()
+    sent_before_restart = Delivery.objects.filter(sent_at__isnull=False).count()
     emails_before_restart = len(recipients(tmp_path))
     window = in_the_window(tmp_path, sent_before_restart)
     assert 300 <= sent_before_restart < 1000, "the kill did not land in the middle of the batch"
@@ -516,7 +524,7 @@ def test_senders_side_by_side_send_each_reminder_once_and_close_their_connection
     assert reminders.send_due(senders=4) == 0
 
     assert sorted(reminded()) == sorted(thousand_due)
-    assert Reminder.objects.filter(sent_at__isnull=False).count() == 1000
+    assert Delivery.objects.filter(sent_at__isnull=False).count() == 1000
     # The work really was shared out, and no thread left its connection open.
     assert len(by_thread) == 4, by_thread
     assert min(by_thread.values()) > 0, by_thread
@@ -538,7 +546,7 @@ def test_an_error_in_one_sender_stops_the_run_raises_and_loses_nothing(
     monkeypatch.setattr(EmailBackend, "send_messages", broken_on_the_200th)
     with pytest.raises(RuntimeError, match="mail plugin"):
         reminders.send_due(senders=2)
-    marked = Reminder.objects.filter(sent_at__isnull=False).count()
+    marked = Delivery.objects.filter(sent_at__isnull=False).count()
     # Stopped early, and the ledger agrees with the outbox: nothing marked and not sent.
     assert 199 <= marked < 250
     assert len(mail.outbox) == marked

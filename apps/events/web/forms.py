@@ -15,7 +15,8 @@ from django import forms
 from django.forms.fields import BaseTemporalField
 
 from apps.events import editing, errors, zones
-from apps.events.models import Event
+from apps.events.messages import configuring, due, templating
+from apps.events.models import Event, MessageRule
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -131,4 +132,57 @@ class EventForm(LocalTimesMixin):
 
     def add_refusal(self, refused: errors.Refused) -> None:
         """Show a refusal of the domain on the field it is about, else above the form."""
+        self.add_error(refused.field if refused.field in self.fields else None, refused.message)
+
+
+class MessageRuleForm(forms.Form):
+    """A message rule as an organiser types it: ISO 8601 offset, HH:MM local time, templates."""
+
+    kind = forms.ChoiceField(
+        choices=[(kind.value, kind.label) for kind in configuring.ORGANISER_KINDS]
+    )
+    offset = forms.CharField(
+        max_length=32,
+        help_text="ISO 8601 duration: PT2H, P1D, P1DT12H. Before the start or after the end.",
+    )
+    local_time = forms.CharField(
+        max_length=5,
+        required=False,
+        help_text="Optional HH:MM: that day at this time in the event's zone.",
+    )
+    subject = forms.CharField(max_length=200, required=False, help_text="Blank: the standard one.")
+    body = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=f"Blank: the standard text. Placeholders: {templating.PLACEHOLDERS}.",
+    )
+
+    def __init__(self, data: Any = None, *, instance: MessageRule | None = None) -> None:
+        initial = None
+        if instance is not None:
+            initial = {
+                "kind": instance.kind,
+                "offset": due.format_offset(instance.offset),
+                "local_time": instance.local_time.strftime("%H:%M") if instance.local_time else "",
+                "subject": instance.subject,
+                "body": instance.body,
+            }
+        super().__init__(data, initial=initial)
+
+    def clean_offset(self) -> Any:
+        offset = due.parse_offset(self.cleaned_data["offset"].strip())
+        if offset is None:
+            raise forms.ValidationError("Not an ISO 8601 duration such as PT2H or P1D.")
+        return offset
+
+    def clean_local_time(self) -> Any:
+        text = self.cleaned_data["local_time"].strip()
+        if not text:
+            return None
+        parsed = due.parse_local_time(text)
+        if parsed is None:
+            raise forms.ValidationError("Use HH:MM, e.g. 09:00.")
+        return parsed
+
+    def add_refusal(self, refused: errors.Refused) -> None:
         self.add_error(refused.field if refused.field in self.fields else None, refused.message)

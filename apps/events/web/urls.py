@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.events.web import calendar_views, views
+from apps.events.web import calendar_views, messages, views
 
 app_name = "events"
 
@@ -16,6 +16,14 @@ urlpatterns = [
     path("events/<int:pk>/leave/", views.event_leave, name="leave"),
     path("events/<int:pk>/delete/", views.event_delete, name="delete"),
     path("calendars/<str:token>.ics", calendar_views.personal_feed, name="calendar-feed"),
+    path("events/<int:pk>/messages/", messages.rules_page, name="messages"),
+    path("events/<int:pk>/messages/<int:rule_id>/", messages.rule_edit, name="message_edit"),
+    path(
+        "events/<int:pk>/messages/<int:rule_id>/delete/",
+        messages.rule_delete,
+        name="message_delete",
+    ),
+    path("messages/unsubscribe/<str:token>/", messages.unsubscribe_view, name="unsubscribe"),
     *(
         path(f"events/<int:pk>/{action}/", views.event_transition, {"action": action}, name=action)
         for action in views.TRANSITIONS

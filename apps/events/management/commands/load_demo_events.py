@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from apps.events import clock
+from apps.events.messages import configuring as messages
 from apps.events.models import Event, Participation
 
 Status = Event.EventStatus
@@ -91,6 +92,7 @@ class Command(BaseCommand):
                 for title, start, end, status in DEMO_SPECS
             )
             replaced += _load_hosted_events(user, at)
+            messages.add_default_rules(events)
         if replaced:
             self.stdout.write(f"Replaced {replaced} earlier demo event(s); no other event changed.")
         self.stdout.write(
@@ -112,7 +114,7 @@ def _load_hosted_events(demo_user: Any, at: datetime) -> int:
         host.save()
     ours = Q(title=CHOIR, description=CHOIR_TEXT) | Q(title=BOOK_CLUB, description=BOOK_CLUB_TEXT)
     replaced = Event.objects.filter(ours, organizer=host).delete()[1].get(Event._meta.label, 0)
-    joined, _ = Event.objects.bulk_create(
+    joined, other = Event.objects.bulk_create(
         [
             Event(
                 title=CHOIR,
@@ -135,5 +137,6 @@ def _load_hosted_events(demo_user: Any, at: datetime) -> int:
             ),
         ]
     )
+    messages.add_default_rules([joined, other])
     Participation.objects.create(event=joined, user=demo_user)
     return replaced
