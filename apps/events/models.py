@@ -180,3 +180,13 @@ class Reminder(models.Model):
     def __str__(self) -> str:
         state = f"sent {self.sent_at:%Y-%m-%d %H:%M}" if self.sent_at else "pending"
         return f"reminder of {self.user_id} for {self.event_id} ({state})"
+
+
+class SchedulerHeartbeat(models.Model):
+    """When beat last ticked (core/heartbeat.py): one row, written by beat's own process."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ticked at {self.at:%Y-%m-%d %H:%M:%S}"
