@@ -128,14 +128,31 @@ def _sweep_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    return [Transition(event_id, from_status, to_status, at) for event_id, from_status in rows]
+    return _moved(rows, to_status, at)
+
+
+def _moved(
+    rows: list[tuple[int, str, datetime, datetime | None]], to_status: str, at: datetime
+) -> list[Transition]:
+    """Transitions of the moved (id, from_status, start_date, end_date) rows, each with the
+    moment it was due."""
+    return [
+        Transition(
+            event_id, from_status, to_status, at, due=start if to_status == Status.ONGOING else end
+        )
+        for event_id, from_status, start, end in rows
+    ]
 
 
 def _sweep_portable(
     due: Q, to_status: str, at: datetime, extra: dict[str, datetime]
 ) -> list[Transition]:
-    rows = list(_due_rows(due).select_for_update(skip_locked=True).values_list("id", "status"))
-    ids = [event_id for event_id, _ in rows]
+    rows = list(
+        _due_rows(due)
+        .select_for_update(skip_locked=True)
+        .values_list("id", "status", "start_date", "end_date")
+    )
+    ids = [event_id for event_id, *_ in rows]
     Event.objects.filter(due, id__in=ids).update(status=to_status, updated_at=at, **extra)
     EventStatusChange.objects.bulk_create(
         EventStatusChange(
@@ -145,9 +162,9 @@ def _sweep_portable(
             at=at,
             source=Source.TASK,
         )
-        for event_id, from_status in rows
+        for event_id, from_status, *_ in rows
     )
-    return [Transition(event_id, from_status, to_status, at) for event_id, from_status in rows]
+    return _moved(rows, to_status, at)
 
 
 def ended_q(at: datetime) -> Q:

@@ -28,7 +28,8 @@ def sweep_statement(
     event_table: str,
     change_table: str,
 ) -> tuple[str, list[Any]]:
-    """One statement that moves the rows `due_sql` selects (id, status) and writes their audit.
+    """One statement that moves the rows `due_sql` selects (id, status) and writes their audit;
+    it returns (id, from_status, start_date, end_date) of each moved row.
 
     A data-modifying CTE locks the due rows with SKIP LOCKED, so two sweeps running at once split
     the rows between them and none is changed twice; it is atomic on its own (one round trip).
@@ -42,13 +43,13 @@ def sweep_statement(
         moved AS (
             UPDATE {event_table} AS e SET {assignments}
             FROM due WHERE e.id = due.id
-            RETURNING e.id, due.status AS from_status
+            RETURNING e.id, due.status AS from_status, e.start_date, e.end_date
         ),
         audit AS (
             INSERT INTO {change_table} (event_id, from_status, to_status, at, actor_id, source)
             SELECT id, from_status, %s, %s, NULL, %s FROM moved
         )
-        SELECT id, from_status FROM moved
+        SELECT id, from_status, start_date, end_date FROM moved
     """  # noqa: S608
     params = [*due_params, to_status, at, *extra.values(), to_status, at, source]
     return sql, params

@@ -22,6 +22,8 @@ class Transition:
     from_status: str
     to_status: str
     at: datetime
+    # When it was due (a sweep's start_date or end_date), for the lag metric; None when manual.
+    due: datetime | None = None
 
 
 # A person's actions, keyed by name: (allowed from, to).

@@ -247,6 +247,10 @@ REMINDER_SENDERS = max(1, env.int("REMINDER_SENDERS", default=2))
 # transaction mode that needs PgBouncer >= 1.21 with max_prepared_statements set; or turn it off.
 REMINDER_PREPARED_CLAIM = env.bool("REMINDER_PREPARED_CLAIM", default=True)
 
+# --- Operations (CONTRACT §8) ---
+# /metrics wants `Authorization: Bearer METRICS_TOKEN`; unset, it answers the loopback only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Eventide <noreply@eventide.local>")
@@ -319,8 +323,8 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=DJANGO_SECURE):
     # Only safe behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=DJANGO_SECURE)
-# Probes (compose, load balancers, `healthcheck --url`) call /healthz over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Probes (compose, load balancers, `healthcheck --url`) and Prometheus use plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=DJANGO_SECURE)
 CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=DJANGO_SECURE)
 SECURE_HSTS_SECONDS = env.int(

@@ -50,6 +50,7 @@ from apps.events import clock, sql
 from apps.events.models import Reminder
 from apps.events.reminders.queries import create_due, pending
 from apps.events.reminders.rendering import EventParts, build_message
+from core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -220,5 +221,7 @@ def _send_one(backend: Any, reminder: Reminder, parts: EventParts, claim: Claim)
                 raise NotSent(f"reminder {reminder.pk}")
     except (SMTPException, OSError, NotSent):
         logger.warning("reminder %s not sent; the next run retries it", reminder.pk, exc_info=True)
+        metrics.count_message("failed")
         return False
+    metrics.count_message("sent")
     return True
