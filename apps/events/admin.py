@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from apps.events import editing, errors, lifecycle, participation, rules
-from apps.events.models import Event, EventStatusChange, Participation
+from apps.events.models import Event, EventStatusChange, Participation, RetentionRun
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -93,7 +93,15 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("title", "venue")
     date_hierarchy = "start_date"
     raw_id_fields = ("organizer",)
-    readonly_fields = ("status", "created_at", "updated_at", "completed_at", "archived_at")
+    readonly_fields = (
+        "status",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "archived_at",
+        "personal_data_removed_at",
+        "retained_participants",
+    )
     inlines = (ParticipationInline, StatusChangeInline)
     actions = [
         _transition_action("confirm", lifecycle.confirm),
@@ -159,4 +167,21 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The audit trail; `selectors` also reads it to keep never-confirmed drafts private.
+        return False
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """The record of each "Apply Data Retention" run: read only."""
+
+    list_display = ("ran_at", "events", "participations", "reminders", "archived_before")
+    date_hierarchy = "ran_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -41,6 +41,10 @@ class Event(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Data retention (apps/events/retention.py): when the participants' personal data was
+    # deleted, and how many participants there were then.
+    personal_data_removed_at = models.DateTimeField(null=True, blank=True)
+    retained_participants = models.PositiveIntegerField(null=True, blank=True)
 
     participants: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Participation", related_name="joined_events"
@@ -84,6 +88,12 @@ class Event(models.Model):
                 condition=Q(status__in=["CONFIRMED", "ONGOING"]),
             ),
             models.Index(fields=["organizer", "start_date", "id"], name="event_organizer_idx"),
+            # retention.apply(): archived events whose personal data is still there.
+            models.Index(
+                fields=["archived_at"],
+                name="event_retention_due_idx",
+                condition=Q(status="ARCHIVED", personal_data_removed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -190,3 +200,23 @@ class SchedulerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ticked at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RetentionRun(models.Model):
+    """One run of "Apply Data Retention": when, up to which archive date, what it removed."""
+
+    ran_at = models.DateTimeField()
+    archived_before = models.DateTimeField()
+    events = models.PositiveIntegerField()
+    participations = models.PositiveIntegerField()
+    reminders = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("-ran_at", "-id")
+
+    def __str__(self) -> str:
+        return f"retention at {self.ran_at:%Y-%m-%d %H:%M}: {self.events} events, {self.rows} rows"
+
+    @property
+    def rows(self) -> int:
+        return self.participations + self.reminders

@@ -250,6 +250,9 @@ REMINDER_PREPARED_CLAIM = env.bool("REMINDER_PREPARED_CLAIM", default=True)
 # --- Operations (CONTRACT §8) ---
 # /metrics wants `Authorization: Bearer METRICS_TOKEN`; unset, it answers the loopback only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Days after ARCHIVED when participants' personal data is deleted (apps/events/retention.py);
+# unset, retention is off.
+RETENTION_DAYS: int | None = env.int("RETENTION_DAYS", default=None)
 
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
