@@ -35,6 +35,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -48,6 +49,9 @@ from apps.events.transitions import Transition
 from core import heartbeat
 
 logger = logging.getLogger(__name__)
+
+# No `*_created` series: the multi-process mode has none, so one process alone should not either.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MANUAL = "manual"
 AUTOMATIC = "automatic"
