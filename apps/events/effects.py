@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def announce_after_commit(changes: Sequence[Transition]) -> None:
     """After a manual transition: push it, and reschedule (a confirm adds a due start)."""
     if changes:
-        transaction.on_commit(lambda: metrics.count_transitions(changes, metrics.MANUAL))
+        transaction.on_commit(lambda: count(changes, metrics.MANUAL))
         transaction.on_commit(lambda: announce(list(changes)))
 
 
@@ -31,8 +31,16 @@ def push_after_commit(changes: Sequence[Transition]) -> None:
     """After a sweep: push only. Whoever runs sweeps (a task, a wake-up) reschedules once after
     all of them, rather than once per sweep."""
     if changes:
-        transaction.on_commit(lambda: metrics.count_transitions(changes, metrics.AUTOMATIC))
+        transaction.on_commit(lambda: count(changes, metrics.AUTOMATIC))
         transaction.on_commit(lambda: push(list(changes)))
+
+
+def count(changes: Sequence[Transition], source: str) -> None:
+    """Count the changes for /metrics. Never raises: the transitions are already saved."""
+    try:
+        metrics.count_transitions(changes, source)
+    except Exception:
+        logger.warning("counting %d status changes failed", len(changes), exc_info=True)
 
 
 def announce(changes: list[Transition]) -> None:
