@@ -1,8 +1,11 @@
 """Is Eventide ready? The database, the Celery broker and the channel layer, each checked for real.
 
-`/healthz` (CONTRACT §4) and `manage.py healthcheck` share `run_checks`. The checks run in their
-own threads under one deadline, so a dependency that hangs costs at most `timeout` seconds and a
-failing one never hides another: the answer names every component that is down.
+`/healthz` (CONTRACT §4, §8) and `manage.py healthcheck` share `run_checks`. The checks run in
+their own threads under one deadline, so a dependency that hangs costs at most `timeout` seconds
+and a failing one never hides another: the answer names every component that is down.
+
+The scheduler check is not a dependency of serving: beat `stale` makes the answer `degraded`
+(still 200, an operator must look), never 503 (core/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from core import heartbeat
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3.0
 OK = "ok"
+DEGRADED = "degraded"
+ERROR = "error"
+UNKNOWN = "unknown"
 
 
 def check_database(timeout: float) -> None:
@@ -81,20 +89,36 @@ def check_channel_layer(timeout: float) -> None:
     async_to_sync(bounded)()
 
 
-CHECKS: dict[str, Callable[[float], None]] = {
+def check_scheduler(timeout: float) -> str:
+    """`ok` or `stale`: has beat ticked within twice its shortest interval? `unknown` when the
+    database cannot say (the database check then names the failure)."""
+    connection = connections["default"]
+    try:
+        return heartbeat.scheduler_status().state
+    except DatabaseError:
+        return UNKNOWN
+    finally:
+        connection.close()
+
+
+CHECKS: dict[str, Callable[[float], str | None]] = {
     "database": check_database,
     "broker": check_broker,
     "channel_layer": check_channel_layer,
+    "scheduler": check_scheduler,
 }
+# A check answering one of these is not down: it degrades the answer.
+DEGRADED_STATES = frozenset({heartbeat.STALE, UNKNOWN})
 
 
 def run_checks(
     names: Iterable[str] | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, str]:
-    """{name: "ok" | "error" | "timeout"} for each check, in at most about `timeout` seconds."""
+    """{name: "ok" | "stale" | "unknown" | "error" | "timeout"} for each check, in about
+    `timeout` seconds."""
     selected = list(names) if names is not None else list(CHECKS)
     executor = ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="healthz")
-    futures: dict[str, Future[None]] = {
+    futures: dict[str, Future[str | None]] = {
         name: executor.submit(CHECKS[name], timeout) for name in selected
     }
     wait(futures.values(), timeout=timeout + 0.5)
@@ -108,21 +132,22 @@ def run_checks(
             logger.warning("health check %s failed: %s: %s", name, type(error).__name__, error)
             results[name] = "error"
         else:
-            results[name] = OK
+            results[name] = future.result() or OK
     return results
 
 
 def report(results: dict[str, str]) -> dict[str, Any]:
-    healthy = all(state == OK for state in results.values())
-    body: dict[str, Any] = {"status": OK if healthy else "error", "checks": results}
-    if not healthy:
-        body["down"] = [name for name, state in results.items() if state != OK]
-    return body
+    """`ok`; `degraded` when a check is only degraded (beat stale); `error` with `down` else."""
+    down = [name for name, state in results.items() if state not in {OK, *DEGRADED_STATES}]
+    if down:
+        return {"status": ERROR, "checks": results, "down": down}
+    degraded = any(state in DEGRADED_STATES for state in results.values())
+    return {"status": DEGRADED if degraded else OK, "checks": results}
 
 
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 `{"status": "ok", "checks": {...}}`; 503 with `down` naming what failed."""
+    """200 `ok` or `degraded` with `checks`; 503 with `down` naming what failed."""
     body = report(run_checks())
-    return JsonResponse(body, status=200 if body["status"] == OK else 503)
+    return JsonResponse(body, status=503 if body["status"] == ERROR else 200)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from core.health import healthz
+from core.metrics import metrics
 
 # JSON under /api/, the site's pages elsewhere (core.errors).
 handler400 = "core.errors.bad_request"
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/webhooks/", include("apps.webhooks.api.urls")),
     path("api/", include("apps.events.api.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Clients that ask for /favicon.ico without reading the page's <link rel="icon">.
     path("favicon.ico", RedirectView.as_view(url=static("events/favicon.svg"), permanent=True)),
 ]

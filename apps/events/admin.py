@@ -19,7 +19,14 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.events import editing, errors, lifecycle, participation, rules
-from apps.events.models import Delivery, Event, EventStatusChange, MessageRule, Participation
+from apps.events.models import (
+    Delivery,
+    Event,
+    EventStatusChange,
+    MessageRule,
+    Participation,
+    RetentionRun,
+)
 from apps.events.web.forms import LocalSplitDateTimeField, LocalTimesMixin, timezone_field
 
 
@@ -132,6 +139,8 @@ class EventAdmin(admin.ModelAdmin):
         "completed_at",
         "archived_at",
         "message_summary",
+        "personal_data_removed_at",
+        "retained_participants",
     )
     inlines = (ParticipationInline, StatusChangeInline)
     actions = [
@@ -244,3 +253,27 @@ class DeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # The event page links to its deliveries by this lookup.
         return lookup == "rule__event__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    """The record of each "Apply Data Retention" run: read only."""
+
+    list_display = (
+        "ran_at",
+        "events",
+        "participations",
+        "deliveries",
+        "webhook_bodies",
+        "archived_before",
+    )
+    date_hierarchy = "ran_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,4 +1,4 @@
-"""What happens after a change commits: live pushes and the next wake-up.
+"""What happens after a change commits: counting it (/metrics), live pushes, the next wake-up.
 
 Called by the domain functions inside their transaction; the work runs only once it has
 committed, so a socket or a task never sees a change that was rolled back, and a failure here
@@ -17,6 +17,7 @@ from django.db import transaction
 from apps.events import realtime, scheduling
 from apps.events.transitions import Transition
 from apps.webhooks.relay import RELAY_TASK
+from core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 def announce_after_commit(changes: Sequence[Transition]) -> None:
     """After a manual transition: push it, and reschedule (a confirm adds a due start)."""
     if changes:
+        transaction.on_commit(lambda: count(changes, metrics.MANUAL))
         transaction.on_commit(lambda: announce(list(changes)))
 
 
@@ -31,7 +33,16 @@ def push_after_commit(changes: Sequence[Transition]) -> None:
     """After a sweep: push only. Whoever runs sweeps (a task, a wake-up) reschedules once after
     all of them, rather than once per sweep."""
     if changes:
+        transaction.on_commit(lambda: count(changes, metrics.AUTOMATIC))
         transaction.on_commit(lambda: push(list(changes)))
+
+
+def count(changes: Sequence[Transition], source: str) -> None:
+    """Count the changes for /metrics. Never raises: the transitions are already saved."""
+    try:
+        metrics.count_transitions(changes, source)
+    except Exception:
+        logger.warning("counting %d status changes failed", len(changes), exc_info=True)
 
 
 def announce(changes: list[Transition]) -> None:

@@ -146,8 +146,30 @@ def _sweep_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    changes = [Transition(event, frm, to_status, at, change) for event, frm, change, _ in rows]
+    changes = _moved(
+        [(event, frm, change, start, end) for event, frm, change, _, start, end in rows],
+        to_status,
+        at,
+    )
     return changes, rows[0][3] if rows else 0
+
+
+def _moved(
+    rows: list[tuple[int, str, int, datetime, datetime | None]], to_status: str, at: datetime
+) -> list[Transition]:
+    """Transitions of the moved (event id, from status, change id, start_date, end_date) rows,
+    each with its change id and the moment it was due."""
+    return [
+        Transition(
+            event_id,
+            from_status,
+            to_status,
+            at,
+            change_id,
+            due=start if to_status == Status.ONGOING else end,
+        )
+        for event_id, from_status, change_id, start, end in rows
+    ]
 
 
 def _sweep_portable(
@@ -159,7 +181,7 @@ def _sweep_portable(
     rows = list(
         _due_rows(due)
         .select_for_update(skip_locked=True)
-        .values_list("id", "status", "organizer_id", hooked)
+        .values_list("id", "status", "organizer_id", hooked, "start_date", "end_date")
     )
     ids = [event_id for event_id, *_ in rows]
     Event.objects.filter(due, id__in=ids).update(status=to_status, updated_at=at, **extra)
@@ -173,8 +195,15 @@ def _sweep_portable(
         )
         for event_id, from_status, *_ in rows
     )
-    changes = [Transition(row.event_id, row.from_status, to_status, at, row.pk) for row in audit]
-    organizer_of = {event_id: organizer for event_id, _, organizer, has_hooks in rows if has_hooks}
+    dates = {event_id: (start, end) for event_id, _, _, _, start, end in rows}
+    changes = _moved(
+        [(row.event_id, row.from_status, row.pk, *dates[row.event_id]) for row in audit],
+        to_status,
+        at,
+    )
+    organizer_of = {
+        event_id: organizer for event_id, _, organizer, has_hooks, *_ in rows if has_hooks
+    }
     hooked_changes = [change for change in changes if change.event_id in organizer_of]
     return changes, outbox.record(hooked_changes, organizer_of) if hooked_changes else 0
 

@@ -51,6 +51,10 @@ class Event(models.Model):
     # How often start_date/end_date changed (editing bumps it): with the status changes it makes
     # the calendar SEQUENCE (calendars.sequence_of), which must grow on every date change.
     dates_revision = models.PositiveIntegerField(default=0, editable=False)
+    # Data retention (apps/events/retention.py): when the participants' personal data was
+    # deleted, and how many participants there were then.
+    personal_data_removed_at = models.DateTimeField(null=True, blank=True)
+    retained_participants = models.PositiveIntegerField(null=True, blank=True)
 
     participants: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Participation", related_name="joined_events"
@@ -94,6 +98,12 @@ class Event(models.Model):
                 condition=Q(status__in=["CONFIRMED", "ONGOING"]),
             ),
             models.Index(fields=["organizer", "start_date", "id"], name="event_organizer_idx"),
+            # retention.apply(): archived events whose personal data is still there.
+            models.Index(
+                fields=["archived_at"],
+                name="event_retention_due_idx",
+                condition=Q(status="ARCHIVED", personal_data_removed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -258,3 +268,36 @@ class MessageOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} muted {self.event_id}"
+
+
+class SchedulerHeartbeat(models.Model):
+    """When beat last ticked (core/heartbeat.py): one row, written by beat's own process."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ticked at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RetentionRun(models.Model):
+    """One run of "Apply Data Retention": when, up to which archive date, what it removed."""
+
+    ran_at = models.DateTimeField()
+    archived_before = models.DateTimeField()
+    events = models.PositiveIntegerField()
+    participations = models.PositiveIntegerField()
+    deliveries = models.PositiveIntegerField(help_text="Message deliveries removed.")
+    webhook_bodies = models.PositiveIntegerField(
+        default=0, help_text="Webhook delivery bodies emptied."
+    )
+
+    class Meta:
+        ordering = ("-ran_at", "-id")
+
+    def __str__(self) -> str:
+        return f"retention at {self.ran_at:%Y-%m-%d %H:%M}: {self.events} events, {self.rows} rows"
+
+    @property
+    def rows(self) -> int:
+        return self.participations + self.deliveries + self.webhook_bodies

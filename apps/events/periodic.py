@@ -48,6 +48,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         description="Sends due webhook deliveries and retries: the safety net of the relay's "
         "wake-up after each commit.",
     ),
+    PeriodicSpec(
+        name="Apply Data Retention",
+        task="events.apply_data_retention",
+        crontab={"minute": "45", "hour": "3"},
+        description="Participants' personal data of events ARCHIVED more than RETENTION_DAYS "
+        "ago is deleted (counts and status history stay); off while RETENTION_DAYS is unset.",
+    ),
     # Beat installs this entry under this name by itself (crontab 04:00) whenever results
     # expire; owning the same name keeps one clean-up task instead of two.
     PeriodicSpec(

@@ -42,8 +42,9 @@ def sweep_statement(
     outbox: Outbox,
 ) -> tuple[str, list[Any]]:
     """One statement that moves the rows `due_sql` selects (id, status), writes their audit and
-    their webhook deliveries, and returns (event id, from status, change id, deliveries written)
-    for each moved row, in change id order.
+    their webhook deliveries, and returns (event id, from status, change id, deliveries written,
+    start_date, end_date) for each moved row, in change id order (the dates give the moment each
+    was due, for the lag metric).
 
     A data-modifying CTE locks the due rows with SKIP LOCKED, so two sweeps running at once split
     the rows between them and none is changed twice; it is atomic on its own (one round trip), so
@@ -58,7 +59,7 @@ def sweep_statement(
         moved AS (
             UPDATE {event_table} AS e SET {assignments}
             FROM due WHERE e.id = due.id
-            RETURNING e.id, due.status AS from_status
+            RETURNING e.id, due.status AS from_status, e.start_date, e.end_date
         ),
         audit AS (
             INSERT INTO {change_table} (event_id, from_status, to_status, at, actor_id, source)
@@ -77,7 +78,12 @@ def sweep_statement(
                 AND (endpoint.event_types @> %s::jsonb OR endpoint.event_types @> %s::jsonb)
             RETURNING 1
         )
-        SELECT event_id, from_status, id, (SELECT count(*) FROM outbox) FROM audit ORDER BY id
+        SELECT audit.event_id, audit.from_status, audit.id, (SELECT count(*) FROM outbox),
+            event.start_date, event.end_date
+        FROM audit
+        -- By primary key, as the outbox does; the sweep never changes the dates.
+        JOIN {event_table} AS event ON event.id = audit.event_id
+        ORDER BY audit.id
     """  # noqa: S608
     params = [
         *due_params,

@@ -12,7 +12,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError, connections
 from kombu.exceptions import OperationalError as BrokerError
 
-from apps.events import clock, effects, lifecycle, reminders, scheduling
+from apps.events import clock, effects, lifecycle, reminders, retention, scheduling
 from apps.events.transitions import Transition
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,12 @@ def mark_started_events_as_ongoing(self: Any) -> int:
 def archive_old_completed_events(self: Any) -> int:
     """COMPLETED events older than ARCHIVE_AFTER_DAYS → ARCHIVED; returns how many."""
     return run_logged(self, lifecycle.archive_completed)
+
+
+@shared_task(bind=True, name="events.apply_data_retention", **RETRY_OPTIONS)
+def apply_data_retention(self: Any) -> int:
+    """Personal data of events archived RETENTION_DAYS ago → deleted; returns the rows removed."""
+    return run_logged(self, lambda: run.rows if (run := retention.apply()) else 0)
 
 
 @shared_task(bind=True, name="events.send_event_reminder_emails", **RETRY_OPTIONS)

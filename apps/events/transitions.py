@@ -24,6 +24,8 @@ class Transition:
     at: datetime
     # The id of its EventStatusChange row: the order of changes, and what a stream resumes after.
     change_id: int | None = None
+    # When it was due (a sweep's start_date or end_date), for the lag metric; None when manual.
+    due: datetime | None = None
 
 
 # A person's actions, keyed by name: (allowed from, to).

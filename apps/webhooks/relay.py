@@ -33,6 +33,7 @@ from apps.events import clock, representation, selectors, sql
 from apps.events.models import Event
 from apps.webhooks import addresses
 from apps.webhooks.models import Delivery, Endpoint
+from core import metrics
 
 # Enqueued by name (effects, the periodic list): the task module imports this one.
 RELAY_TASK = "webhooks.relay"
@@ -218,6 +219,10 @@ def record(outcomes: Sequence[Outcome], at: datetime) -> None:
         Endpoint.objects.filter(id__in=gone).update(
             is_active=False, disabled_reason="The receiver answered 410 Gone."
         )
+    for outcome in outcomes:
+        # /metrics: "success", "gone" (410), or the failure that will be retried or given up on.
+        label = "success" if outcome.ok else "gone" if outcome.gone else "failure"
+        metrics.count_webhook_delivery(label)
     failed = sum(not outcome.ok for outcome in outcomes)
     if failed:
         logger.info("webhooks: %d sent, %d failed", len(outcomes) - failed, failed)

@@ -292,6 +292,13 @@ WEBHOOK_LEASE_SECONDS = max(11, env.int("WEBHOOK_LEASE_SECONDS", default=60))
 # --- Live stream (CONTRACT §5): a reconnecting socket is replayed at most this many changes ---
 WS_RESUME_LIMIT = env.int("WS_RESUME_LIMIT", default=1000)
 
+# --- Operations (CONTRACT §8) ---
+# /metrics wants `Authorization: Bearer METRICS_TOKEN`; unset, it answers the loopback only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Days after ARCHIVED when participants' personal data is deleted (apps/events/retention.py);
+# unset, retention is off.
+RETENTION_DAYS: int | None = env.int("RETENTION_DAYS", default=None)
+
 # --- Email (console in development) ---
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Eventide <noreply@eventide.local>")
@@ -364,8 +371,8 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=DJANGO_SECURE):
     # Only safe behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=DJANGO_SECURE)
-# Probes (compose, load balancers, `healthcheck --url`) call /healthz over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Probes (compose, load balancers, `healthcheck --url`) and Prometheus use plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=DJANGO_SECURE)
 CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=DJANGO_SECURE)
 SECURE_HSTS_SECONDS = env.int(

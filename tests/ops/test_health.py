@@ -66,7 +66,7 @@ def test_healthz_is_ok_when_database_broker_and_channel_layer_answer(client: Cli
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "channel_layer": "ok"},
+        "checks": {"database": "ok", "broker": "ok", "channel_layer": "ok", "scheduler": "ok"},
     }
     assert "no-cache" in response["Cache-Control"]
 
@@ -78,7 +78,12 @@ def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client: Client)
     body = response.json()
     assert body["status"] == "error"
     assert body["down"] == ["broker"]
-    assert body["checks"] == {"database": "ok", "broker": "error", "channel_layer": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "broker": "error",
+        "channel_layer": "ok",
+        "scheduler": "ok",
+    }
 
 
 def test_healthz_is_503_naming_the_channel_layer_when_its_redis_is_unreachable(

@@ -51,6 +51,7 @@ from apps.events import clock, sql
 from apps.events.models import Delivery
 from apps.events.reminders.queries import create_due, pending, settle_due
 from apps.events.reminders.rendering import EventParts, build_message, recipient_timezone
+from core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -230,5 +231,7 @@ def _send_one(backend: Any, reminder: Delivery, parts: EventParts, claim: Claim)
                 raise NotSent(f"delivery {reminder.pk}")
     except (SMTPException, OSError, NotSent):
         logger.warning("delivery %s not sent; the next run retries it", reminder.pk, exc_info=True)
+        metrics.count_message("failed")
         return False
+    metrics.count_message("sent")
     return True

@@ -90,5 +90,5 @@ def test_one_result_clean_up_task_after_beat_has_started(beat_process: Any) -> N
     )
     assert PeriodicTask.objects.filter(task="celery.backend_cleanup").count() == 1
     # The seed's check lists exactly the declared tasks.
-    assert PeriodicTask.objects.filter(enabled=True).count() == len(PERIODIC_TASKS) == 6
+    assert PeriodicTask.objects.filter(enabled=True).count() == len(PERIODIC_TASKS) == 7
     assert f"0 periodic task(s) created or updated, {len(PERIODIC_TASKS)}" in run()

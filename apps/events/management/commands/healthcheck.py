@@ -2,6 +2,8 @@
 
 Used as the readiness check of the compose services and the systemd units. `--url` asks a running
 web process (its /healthz) instead of checking in this process; `--wait` retries until ready.
+A stale scheduler (beat not ticking) only degrades the answer, exit 0, unless
+`--fail-on-stale-scheduler` (beat's own unit or container check) makes it exit 1.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ def fetch(url: str, timeout: float) -> tuple[bool, dict[str, Any]]:
 
 
 class Command(BaseCommand):
-    help = "Check the database, broker and channel layer (or a /healthz URL); exit 1 if one fails."
+    help = (
+        "Check the database, broker, channel layer and scheduler (or a /healthz URL); "
+        "exit 1 if one fails."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -41,6 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", type=float, default=0, help="retry for up to this many seconds until ready"
         )
+        parser.add_argument(
+            "--fail-on-stale-scheduler",
+            action="store_true",
+            help="exit 1 when beat has not ticked within twice its shortest interval",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = [name.strip() for name in options["only"].split(",") if name.strip()]
@@ -52,7 +62,10 @@ class Command(BaseCommand):
                 healthy, body = fetch(options["url"], options["timeout"])
             else:
                 body = health.report(health.run_checks(names, options["timeout"]))
-                healthy = body["status"] == health.OK
+                healthy = body["status"] != health.ERROR
+            if options["fail_on_stale_scheduler"]:
+                scheduler = body.get("checks", {}).get("scheduler")
+                healthy = healthy and scheduler not in health.DEGRADED_STATES
             if healthy or time.monotonic() >= deadline:
                 break
             time.sleep(1)
