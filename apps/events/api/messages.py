@@ -87,7 +87,7 @@ class DeliveryUserSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
-class DeliverySerializer(serializers.Serializer):
+class MessageDeliverySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     rule_id = serializers.IntegerField()
     kind = serializers.CharField(source="rule.kind")
@@ -184,7 +184,7 @@ STATES = [state.value for state in Delivery.State]
 
 class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated]
-    serializer_class = DeliverySerializer
+    serializer_class = MessageDeliverySerializer
     pagination_class = DeliveryPagination
     filter_backends: list[Any] = []
 
@@ -206,7 +206,7 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="An event's delivery log, with counts by state",
         parameters=[OpenApiParameter("state", str, enum=STATES)],
-        responses={200: DeliverySerializer(many=True), **errors(404)},
+        responses={200: MessageDeliverySerializer(many=True), **errors(404)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)

@@ -62,7 +62,7 @@ class EndpointWriteSerializer(StrictFieldsMixin, serializers.Serializer):
         return value
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     """One delivery and the outcome of its latest attempt."""
 
     class Meta:

@@ -18,9 +18,9 @@ from apps.events.api.views import errors
 from apps.webhooks import endpoints
 from apps.webhooks.api.serializers import (
     CreatedEndpointSerializer,
-    DeliverySerializer,
     EndpointSerializer,
     EndpointWriteSerializer,
+    WebhookDeliverySerializer,
 )
 from apps.webhooks.models import Endpoint
 from core.users import signed_in
@@ -60,7 +60,7 @@ class EndpointViewSet(
         if self.action in ("create", "partial_update"):
             return EndpointWriteSerializer
         if self.action in ("deliveries", "retry"):
-            return DeliverySerializer
+            return WebhookDeliverySerializer
         return EndpointSerializer
 
     @extend_schema(
@@ -84,14 +84,14 @@ class EndpointViewSet(
         endpoints.update(endpoint, **write.validated_data)
         return Response(EndpointSerializer(endpoint).data)
 
-    @extend_schema(responses={200: DeliverySerializer(many=True), **errors(404)})
+    @extend_schema(responses={200: WebhookDeliverySerializer(many=True), **errors(404)})
     @action(detail=True, methods=["get"], pagination_class=DeliveryPagination)
     def deliveries(self, request: Request, pk: int) -> Response:
         """The endpoint's deliveries, newest first: state, attempts and the last answer."""
         page = self.paginate_queryset(endpoints.deliveries(self.get_object()))
-        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={202: DeliverySerializer, **errors(404)})
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer, **errors(404)})
     @action(
         detail=True,
         methods=["post"],
@@ -102,4 +102,4 @@ class EndpointViewSet(
         """Send this delivery again now (same webhook-id)."""
         delivery = get_object_or_404(endpoints.deliveries(self.get_object()), pk=delivery_id)
         delivery = endpoints.retry(delivery)
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
