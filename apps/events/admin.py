@@ -44,7 +44,7 @@ class StatusChangeInline(admin.TabularInline):
 
 class ReadOnlyAdmin:
     """Shown, never written here: rules change through `messages.configuring` (pages, API),
-    deliveries through the sender."""
+    deliveries through the sender, retention runs and the audit trail only by being made."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -256,7 +256,7 @@ class DeliveryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """The record of each "Apply Data Retention" run: read only."""
 
     list_display = (
@@ -268,12 +268,3 @@ class RetentionRunAdmin(admin.ModelAdmin):
         "archived_before",
     )
     date_hierarchy = "ran_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
