@@ -21,9 +21,6 @@ from channels.security.websocket import (  # noqa: E402
 )
 from django.urls import re_path  # noqa: E402
 
-# The tasks the web enqueues by name (`events.wake_up`): only worker and beat import them on
-# start, and without this a web process's wake-ups failed with NotRegistered.
-import apps.events.tasks  # noqa: E402, F401
 from apps.events.routing import websocket_urlpatterns  # noqa: E402
 from core.socket_limits import InboundFrameLimit  # noqa: E402
 

@@ -159,7 +159,9 @@ def schedule_at(wake_at: datetime, at: datetime) -> bool:
     )
     if not claimed:
         return False
-    current_app.tasks[WAKE_UP_TASK].apply_async(args=[_stamp(wake_at)], countdown=countdown)
+    # By name: a web process, the shell or a command has not imported the task modules (only
+    # worker and beat do); looking the task up in the registry there raised NotRegistered.
+    current_app.send_task(WAKE_UP_TASK, args=[_stamp(wake_at)], countdown=countdown)
     logger.debug("wake-up scheduled at %s (in %.3fs)", wake_at.isoformat(), countdown)
     return True
 

@@ -236,3 +236,30 @@ def test_wake_ups_are_scheduled_through_a_sentinel_broker_url(
     output = worker.output()
     assert "wake-up failed" not in output
     assert "Signal handler" not in output
+
+
+SCHEDULE_FROM_A_COMMAND = """
+import django
+django.setup()
+from datetime import timedelta
+from celery import current_app
+from apps.events import clock, scheduling
+assert "events.wake_up" not in current_app.tasks, "this process imported the task modules"
+scheduling.forget()
+assert scheduling.schedule_at(clock.now() + timedelta(hours=1), clock.now())
+print("scheduled")
+"""
+
+
+def test_a_process_that_never_imported_the_tasks_still_schedules_wake_ups() -> None:
+    """The web, the shell and commands enqueue wake-ups by name: no NotRegistered there."""
+    result = subprocess.run(
+        [sys.executable, "-c", SCHEDULE_FROM_A_COMMAND],
+        env=processes.child_env(),
+        cwd=processes.REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "scheduled" in result.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +17,9 @@ from pytest_django.fixtures import SettingsWrapper
 
 from apps.events import effects, lifecycle, participation, scheduling, tasks
 from apps.events.models import Event, EventStatusChange
-from apps.events.tasks import send_event_reminder_emails, wake_up
+from apps.events.tasks import send_event_reminder_emails
 from apps.events.tests.factories import EventFactory, ParticipationFactory, UserFactory
+from core.celery import app as celery_app
 
 Status = Event.EventStatus
 LONDON = ZoneInfo("Europe/London")
@@ -37,10 +39,15 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Enqueued]]:
     """What `scheduling` hands to the broker, in order; the Redis de-duplication key is real."""
     calls: list[Enqueued] = []
 
-    def record(args: Sequence[str], countdown: float) -> None:
-        calls.append(Enqueued(datetime.fromtimestamp(float(args[0]), UTC), countdown))
+    send = celery_app.send_task
 
-    monkeypatch.setattr(wake_up, "apply_async", record)
+    def record(name: str, args: Sequence[str] = (), countdown: float = 0, **kwargs: Any) -> Any:
+        if name != scheduling.WAKE_UP_TASK:
+            return send(name, args, countdown=countdown, **kwargs)
+        calls.append(Enqueued(datetime.fromtimestamp(float(args[0]), UTC), countdown))
+        return None
+
+    monkeypatch.setattr(celery_app, "send_task", record)
     monkeypatch.setattr(send_event_reminder_emails, "delay", lambda: None)
     scheduling.forget()
     yield calls
