@@ -18,8 +18,8 @@ from bench.data import bench_user
 DUE_SQL = """
 INSERT INTO events_event (title, description, venue, timezone, dates_revision, organizer_id,
                           start_date, end_date, status, created_at, updated_at)
-SELECT 'Pushed ' || g, '', '', 'Europe/London', 0, %(organizer)s, %(ended)s - interval '1 hour', %(ended)s,
-       'ONGOING', now(), now()
+SELECT 'Pushed ' || g, '', '', 'Europe/London', 0, %(organizer)s,
+       %(ended)s - interval '1 hour', %(ended)s, 'ONGOING', now(), now()
 FROM generate_series(1, %(count)s) AS g
 RETURNING id
 """
