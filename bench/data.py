@@ -11,10 +11,10 @@ from django.db import connection
 # 3 COMPLETED, 1 DRAFT, 1 CANCELLED. `due` may be set apart from that mix.
 LOAD_SQL = """
 INSERT INTO events_event
-    (title, description, venue, organizer_id, start_date, end_date, capacity, status,
-     created_at, updated_at)
+    (title, description, venue, timezone, dates_revision, organizer_id, start_date, end_date,
+     capacity, status, created_at, updated_at)
 SELECT
-    'Event ' || g, '', 'Bench Hall', %(organizer)s,
+    'Event ' || g, '', 'Bench Hall', 'Europe/London', 0, %(organizer)s,
     CASE WHEN g <= %(due)s THEN %(now)s - interval '3 hours' - (g %% 1000) * interval '1 minute'
          WHEN g %% 9 IN (0, 1, 2) THEN %(now)s - interval '30 days' - (g %% 500) * interval '1 hour'
          ELSE %(now)s + interval '1 hour' + (g %% 5000) * interval '1 hour' END,
