@@ -97,9 +97,9 @@ def dispatch_overhead(pairs: int) -> Figure:
 
 
 LAG_SQL = """
-INSERT INTO events_event (title, description, venue, organizer_id, start_date, end_date,
-                          status, created_at, updated_at)
-SELECT 'Lag ' || g, '', '', %(organizer)s, %(first_end)s - interval '1 hour',
+INSERT INTO events_event (title, description, venue, timezone, dates_revision, organizer_id,
+                          start_date, end_date, status, created_at, updated_at)
+SELECT 'Lag ' || g, '', '', 'Europe/London', 0, %(organizer)s, %(first_end)s - interval '1 hour',
        %(first_end)s + (g - 1) * %(spacing)s * interval '1 millisecond', 'ONGOING', now(), now()
 FROM generate_series(1, %(count)s) AS g
 RETURNING id

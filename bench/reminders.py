@@ -34,9 +34,9 @@ def load_participants(count: int, now: datetime) -> int:
         cursor.execute("TRUNCATE events_delivery, events_participation")
         cursor.execute("DELETE FROM auth_user WHERE username LIKE 'rem%%'")
         cursor.execute(
-            "INSERT INTO events_event (title, description, venue, timezone, organizer_id, "
-            "start_date, end_date, status, created_at, updated_at) VALUES "
-            "('Reminded', 'Bring a torch.', 'Bench Hall', 'Europe/London', %s, %s, %s, "
+            "INSERT INTO events_event (title, description, venue, timezone, dates_revision, "
+            "organizer_id, start_date, end_date, status, created_at, updated_at) VALUES "
+            "('Reminded', 'Bring a torch.', 'Bench Hall', 'Europe/London', 0, %s, %s, %s, "
             "'CONFIRMED', %s, %s) "
             "RETURNING id",
             [bench_user().pk, now + timedelta(hours=1), now + timedelta(hours=2), now, now],

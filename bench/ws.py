@@ -16,10 +16,10 @@ from bench.common import Figure, median, ms, percentile
 from bench.data import bench_user
 
 DUE_SQL = """
-INSERT INTO events_event (title, description, venue, organizer_id, start_date, end_date,
-                          status, created_at, updated_at)
-SELECT 'Pushed ' || g, '', '', %(organizer)s, %(ended)s - interval '1 hour', %(ended)s,
-       'ONGOING', now(), now()
+INSERT INTO events_event (title, description, venue, timezone, dates_revision, organizer_id,
+                          start_date, end_date, status, created_at, updated_at)
+SELECT 'Pushed ' || g, '', '', 'Europe/London', 0, %(organizer)s, %(ended)s - interval '1 hour',
+       %(ended)s, 'ONGOING', now(), now()
 FROM generate_series(1, %(count)s) AS g
 RETURNING id
 """
