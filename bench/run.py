@@ -45,6 +45,7 @@ class Sizes:
     ws_clients: int
     ws_transitions: int
     reminders: int
+    webhooks: int
 
 
 SIZES = {
@@ -63,6 +64,7 @@ SIZES = {
         ws_clients=1_000,
         ws_transitions=1_000,
         reminders=10_000,
+        webhooks=5_000,
     ),
     "smoke": Sizes(
         total=2_000,
@@ -79,6 +81,7 @@ SIZES = {
         ws_clients=20,
         ws_transitions=50,
         reminders=100,
+        webhooks=100,
     ),
 }
 
@@ -158,7 +161,7 @@ def main() -> None:
 
     setup_django()
     from apps.events import clock
-    from bench import celery_figures, discovery, procs, reminders, sweep, ws
+    from bench import celery_figures, discovery, procs, reminders, sweep, webhooks, ws
     from bench.common import write_table
     from bench.data import load_events
 
@@ -174,6 +177,11 @@ def main() -> None:
         return figure
 
     run.figure("sweep", big_sweep)
+    # The same 100k due with one webhook endpoint subscribed, on the rows just loaded.
+    run.figure(
+        "sweep with endpoint",
+        lambda: webhooks.sweep_with_endpoint(size.total, size.due, size.repeat, now, load=False),
+    )
 
     # 2. One worker for the rest: it really sweeps those 100k (memory), then nothing is due.
     celery_figures.fresh_broker()
@@ -271,9 +279,11 @@ def main() -> None:
     run.figure("reminders", lambda: reminders.reminder_throughput(size.reminders, size.repeat, now))
     run.figure("messages", lambda: reminders.messages_throughput(size.reminders, size.repeat, now))
     run.figure("reschedule", lambda: reminders.reschedule_vs_raw(size.reminders, size.repeat, now))
+    # 7. Webhooks through the relay in this process, to a receiver process (no worker runs now).
+    run.figure("webhooks", lambda: webhooks.relay_throughput(size.webhooks, size.repeat, now))
     run.step("profile", lambda: run.sections.extend(profile_reminders(size.reminders)))
 
-    # 7. How the sweep grows.
+    # 8. How the sweep grows.
     run.step("growth", lambda: growth_rows.extend(sweep.growth(size.growth, size.repeat, now)))
     growth_rows.sort()
     run.sections += [
