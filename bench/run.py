@@ -45,6 +45,12 @@ class Sizes:
     ws_clients: int
     ws_transitions: int
     reminders: int
+    tier_users: int
+    tier_seconds: float
+    tier_repeat: int
+    tier_candidates: list[str]
+    paced_seconds: float
+    paced_ending: int
 
 
 SIZES = {
@@ -63,6 +69,12 @@ SIZES = {
         ws_clients=1_000,
         ws_transitions=1_000,
         reminders=10_000,
+        tier_users=50,
+        tier_seconds=8.0,
+        tier_repeat=3,
+        tier_candidates=["gunicorn-2x8", "gunicorn-4x4", "uvicorn-2", "uvicorn-4"],
+        paced_seconds=60.0,
+        paced_ending=1_000,
     ),
     "smoke": Sizes(
         total=2_000,
@@ -79,6 +91,12 @@ SIZES = {
         ws_clients=20,
         ws_transitions=50,
         reminders=100,
+        tier_users=4,
+        tier_seconds=0.5,
+        tier_repeat=1,
+        tier_candidates=["gunicorn-2x8", "uvicorn-2"],
+        paced_seconds=2.0,
+        paced_ending=20,
     ),
 }
 
@@ -158,7 +176,7 @@ def main() -> None:
 
     setup_django()
     from apps.events import clock
-    from bench import celery_figures, discovery, procs, reminders, sweep, ws
+    from bench import celery_figures, discovery, procs, reminders, sweep, tier, ws
     from bench.common import write_table
     from bench.data import load_events
 
@@ -209,6 +227,12 @@ def main() -> None:
                     lambda: discovery.list_vs_bare(
                         port, size.total, size.repeat, size.http_seconds, size.http_connections
                     )[0],
+                )
+                run.figure(
+                    "discovery list vs plain DRF",
+                    lambda: discovery.list_vs_plain(
+                        port, size.total, size.repeat, size.http_seconds, size.http_connections
+                    ),
                 )
                 run.step(
                     "list latency",
@@ -262,18 +286,48 @@ def main() -> None:
                     return figure
 
                 run.figure("discovery list small", small_list)
+                run.figure(
+                    "discovery list vs plain DRF small",
+                    lambda: discovery.list_vs_plain(
+                        port,
+                        size.http_events_small,
+                        size.repeat,
+                        size.http_seconds,
+                        size.http_connections,
+                    ),
+                )
+
+                # 6. The serving layouts under the mixed load, on that small table.
+                def layouts() -> None:
+                    figures, measured = tier.saturation(
+                        size.tier_candidates,
+                        size.tier_users,
+                        size.tier_seconds,
+                        size.tier_repeat,
+                        now,
+                    )
+                    run.figures.extend(figures)
+                    run.sections.extend(tier.layouts_section(measured))
+
+                run.step("serving layouts", layouts)
+                run.figure(
+                    "paced load",
+                    lambda: tier.paced(
+                        size.tier_users, size.paced_seconds, 0.5, size.paced_ending, now
+                    ),
+                )
         finally:
             daphne.stop()
     finally:
         worker.stop()
 
-    # 6. Reminders in this process, to the locmem backend; then its profile.
+    # 7. Reminders in this process, to the locmem backend; then its profile.
     run.figure("reminders", lambda: reminders.reminder_throughput(size.reminders, size.repeat, now))
     run.figure("messages", lambda: reminders.messages_throughput(size.reminders, size.repeat, now))
     run.figure("reschedule", lambda: reminders.reschedule_vs_raw(size.reminders, size.repeat, now))
     run.step("profile", lambda: run.sections.extend(profile_reminders(size.reminders)))
 
-    # 7. How the sweep grows.
+    # 8. How the sweep grows.
     run.step("growth", lambda: growth_rows.extend(sweep.growth(size.growth, size.repeat, now)))
     growth_rows.sort()
     run.sections += [
