@@ -98,9 +98,10 @@ def dispatch_overhead(pairs: int) -> Figure:
 
 LAG_SQL = """
 INSERT INTO events_event (title, description, venue, organizer_id, start_date, end_date,
-                          status, created_at, updated_at)
+                          status, created_at, updated_at, timezone, dates_revision)
 SELECT 'Lag ' || g, '', '', %(organizer)s, %(first_end)s - interval '1 hour',
-       %(first_end)s + (g - 1) * %(spacing)s * interval '1 millisecond', 'ONGOING', now(), now()
+       %(first_end)s + (g - 1) * %(spacing)s * interval '1 millisecond', 'ONGOING', now(), now(),
+       'Europe/London', 0
 FROM generate_series(1, %(count)s) AS g
 RETURNING id
 """

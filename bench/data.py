@@ -12,7 +12,7 @@ from django.db import connection
 LOAD_SQL = """
 INSERT INTO events_event
     (title, description, venue, organizer_id, start_date, end_date, capacity, status,
-     created_at, updated_at)
+     created_at, updated_at, timezone, dates_revision)
 SELECT
     'Event ' || g, '', 'Bench Hall', %(organizer)s,
     CASE WHEN g <= %(due)s THEN %(now)s - interval '3 hours' - (g %% 1000) * interval '1 minute'
@@ -27,7 +27,7 @@ SELECT
          WHEN g %% 9 = 3 THEN 'DRAFT'
          WHEN g %% 9 = 4 THEN 'CANCELLED'
          ELSE 'CONFIRMED' END,
-    %(now)s, %(now)s
+    %(now)s, %(now)s, 'Europe/London', 0
 FROM generate_series(1, %(total)s) AS g
 """
 

@@ -35,9 +35,9 @@ def load_participants(count: int, now: datetime) -> int:
         cursor.execute("DELETE FROM auth_user WHERE username LIKE 'rem%%'")
         cursor.execute(
             "INSERT INTO events_event (title, description, venue, timezone, organizer_id, "
-            "start_date, end_date, status, created_at, updated_at) VALUES "
+            "start_date, end_date, status, created_at, updated_at, dates_revision) VALUES "
             "('Reminded', 'Bring a torch.', 'Bench Hall', 'Europe/London', %s, %s, %s, "
-            "'CONFIRMED', %s, %s) "
+            "'CONFIRMED', %s, %s, 0) "
             "RETURNING id",
             [bench_user().pk, now + timedelta(hours=1), now + timedelta(hours=2), now, now],
         )

@@ -95,7 +95,7 @@ SIZES = {
         tier_seconds=0.5,
         tier_repeat=1,
         tier_candidates=["gunicorn-2x8", "uvicorn-2"],
-        paced_seconds=2.0,
+        paced_seconds=1.0,
         paced_ending=20,
     ),
 }

@@ -34,8 +34,8 @@ from tests.support import processes
 from tests.support.processes import VENV_BIN, ManagedProcess
 
 Status = Event.EventStatus
-# Each web process connects under this name (libpq reads PGAPPNAME), so the sampler counts
-# the web tier's connections apart from the worker's and the bench's own.
+# Each layout's processes connect under this name and its index (libpq reads PGAPPNAME), so the
+# sampler counts one layout's connections apart from the others', the worker's and the bench's.
 APP_NAME = "eventide-web"
 # The production web's pool per ASGI process (deploy/systemd/django.service, compose).
 ASGI_POOL = 20
@@ -117,12 +117,13 @@ class Server:
     layout: Layout
     port: int
     procs: list[ManagedProcess]
+    app_name: str
 
 
-def _env(pool: int) -> dict[str, str]:
+def _env(pool: int, app_name: str) -> dict[str, str]:
     return bench_env() | {
         "DATABASE_POOL_MAX": str(pool),
-        "PGAPPNAME": APP_NAME,
+        "PGAPPNAME": app_name,
         # The mix is the figure, not the rate limits (the throttle classes still run).
         "API_THROTTLE_USER": "100000000/hour",
         "API_THROTTLE_ANON": "100000000/hour",
@@ -134,13 +135,17 @@ def serving(layouts: list[Layout]) -> Iterator[list[Server]]:
     """Start every layout at once on ports of its own (idle ones cost memory, not CPU)."""
     servers: list[Server] = []
     try:
-        for layout in layouts:
+        for index, layout in enumerate(layouts):
             port = processes.free_port()
-            procs = [ManagedProcess(layout.name, layout.argv(port), _env(layout.pool)).start()]
+            app_name = f"{APP_NAME}-{index}"
+            name = layout.name.split(" (")[0].replace(" ", "-")  # a temporary file's prefix
+            procs = [ManagedProcess(name, layout.argv(port), _env(layout.pool, app_name)).start()]
             if layout.websocket_beside:
-                ws_port = processes.free_port()
-                procs.append(ManagedProcess("ws", daphne_argv(ws_port), _env(ASGI_POOL)).start())
-            servers.append(Server(layout, port, procs))
+                ws = ManagedProcess(
+                    "ws", daphne_argv(processes.free_port()), _env(ASGI_POOL, app_name)
+                )
+                procs.append(ws.start())
+            servers.append(Server(layout, port, procs, app_name))
         for server in servers:
             _wait_ready(server)
         yield servers
@@ -283,7 +288,8 @@ async def _run_load(port: int, users: Users, seconds: float, pause: float) -> Lo
 class ConnectionPeak:
     """Samples pg_stat_activity every 20 ms from a thread: the web tier's peak connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, app_name: str) -> None:
+        self.app_name = app_name
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -294,7 +300,7 @@ class ConnectionPeak:
             while not self._stop.is_set():
                 (count,) = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                    [APP_NAME],
+                    [self.app_name],
                 ).fetchone()  # type: ignore[misc]
                 self.peak = max(self.peak, int(count))
                 self._stop.wait(0.02)
@@ -347,7 +353,7 @@ def saturation(
             asyncio.run(_run_load(server.port, prepared, min(seconds, 2.0), 0))
         for i in range(repeat):
             for server in servers if i % 2 == 0 else list(reversed(servers)):
-                with ConnectionPeak() as sampler:
+                with ConnectionPeak(server.app_name) as sampler:
                     load = asyncio.run(_run_load(server.port, prepared, seconds, 0))
                 result = measured[server.layout.name]
                 result.loads.append(load)
@@ -393,7 +399,7 @@ def saturation(
                 met=deployed.peak <= deployed.layout.pool_total,
                 notes=[
                     "pg_stat_activity sampled every 20 ms during every window, counting the "
-                    f"connections named {APP_NAME!r} (PGAPPNAME of the web processes); pool size "
+                    f"connections of the layout's processes (PGAPPNAME {APP_NAME}-N); pool size "
                     "= processes × DATABASE_POOL_MAX (+ the /ws/ Daphne's); peaks of the others: "
                     + "; ".join(
                         f"{m.layout.name} {m.peak} of {m.layout.pool_total}"
@@ -453,7 +459,7 @@ def paced(users: int, seconds: float, pause: float, ending: int, now: datetime) 
     checks: dict[str, tuple[int, int]] = {}
     with serving([layout, DAPHNE]) as servers:
         for server in servers:
-            asyncio.run(_run_load(server.port, prepared, min(seconds, 2.0), pause))
+            asyncio.run(_run_load(server.port, prepared, min(seconds, 2.0), pause))  # warm-up
             ids = load_ending(ending, seconds * 0.8)
             loads[server.layout.name] = asyncio.run(
                 _run_load(server.port, prepared, seconds, pause)

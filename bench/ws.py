@@ -17,9 +17,9 @@ from bench.data import bench_user
 
 DUE_SQL = """
 INSERT INTO events_event (title, description, venue, organizer_id, start_date, end_date,
-                          status, created_at, updated_at)
+                          status, created_at, updated_at, timezone, dates_revision)
 SELECT 'Pushed ' || g, '', '', %(organizer)s, %(ended)s - interval '1 hour', %(ended)s,
-       'ONGOING', now(), now()
+       'ONGOING', now(), now(), 'Europe/London', 0
 FROM generate_series(1, %(count)s) AS g
 RETURNING id
 """
