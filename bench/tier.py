@@ -106,7 +106,7 @@ CANDIDATES = {
     "gunicorn-2x8": gunicorn(2, 8),
     "gunicorn-4x4": gunicorn(4, 4),
     "uvicorn-2": uvicorn(2),
-    "uvicorn-4": uvicorn(4),
+    "uvicorn-4": uvicorn(4),  # not in `make bench`: its pools alone are 80 connections
 }
 # The layout deploy/ runs (chosen by these figures; docs/DEPLOYMENT.md quotes them).
 DEPLOYED = "gunicorn-2x8"
@@ -348,19 +348,19 @@ def saturation(
     prepared = prepare_users(users, now)
     layouts = [DAPHNE, *(CANDIDATES[name] for name in candidates)]
     measured = {layout.name: Measured(layout) for layout in layouts}
-    with serving(layouts) as servers:
-        for server in servers:  # warm every process (imports, pools, caches)
-            asyncio.run(_run_load(server.port, prepared, min(seconds, 2.0), 0))
-        for i in range(repeat):
-            for server in servers if i % 2 == 0 else list(reversed(servers)):
+    # One layout at a time: all of them at once would hold more connections (their pools) than
+    # PostgreSQL allows. Each window starts its layout afresh and warms it first.
+    for i in range(repeat):
+        for layout in layouts if i % 2 == 0 else list(reversed(layouts)):
+            with serving([layout]) as (server,):
+                asyncio.run(_run_load(server.port, prepared, min(seconds, 1.0), 0))  # warm-up
                 with ConnectionPeak(server.app_name) as sampler:
                     load = asyncio.run(_run_load(server.port, prepared, seconds, 0))
-                result = measured[server.layout.name]
-                result.loads.append(load)
-                result.peak = max(result.peak, sampler.peak)
-                if load.unexpected:
-                    result_notes = "; ".join(load.unexpected)
-                    print(f"{server.layout.name}: unexpected responses: {result_notes}")
+            result = measured[layout.name]
+            result.loads.append(load)
+            result.peak = max(result.peak, sampler.peak)
+            if load.unexpected:
+                print(f"{layout.name}: unexpected responses: {'; '.join(load.unexpected)}")
     base = measured[DAPHNE.name]
     figures = []
     for name in candidates:
@@ -378,7 +378,8 @@ def saturation(
                 met=ratio >= 4 and ours.server_errors == 0,
                 notes=[
                     f"{ours.describe()}; one Daphne {base.describe()}; {seconds:g} s windows, "
-                    f"{repeat} of each, alternating with the other layouts; each user repeats "
+                    f"{repeat} of each, alternating with the others (one running at a time); "
+                    "each user repeats "
                     "discovery, detail, My Events, create, confirm, join, leave, cancel "
                     "(token auth) through one keep-alive connection; the worker consumes the "
                     "wake-ups; client, servers, PostgreSQL and Redis share the 2 cores"
@@ -457,14 +458,12 @@ def paced(users: int, seconds: float, pause: float, ending: int, now: datetime) 
     layout = CANDIDATES[DEPLOYED]
     loads: dict[str, Load] = {}
     checks: dict[str, tuple[int, int]] = {}
-    with serving([layout, DAPHNE]) as servers:
-        for server in servers:
+    for each in (layout, DAPHNE):
+        with serving([each]) as (server,):
             asyncio.run(_run_load(server.port, prepared, min(seconds, 2.0), pause))  # warm-up
             ids = load_ending(ending, seconds * 0.8)
-            loads[server.layout.name] = asyncio.run(
-                _run_load(server.port, prepared, seconds, pause)
-            )
-            checks[server.layout.name] = completed_once(ids, timeout=30)
+            loads[each.name] = asyncio.run(_run_load(server.port, prepared, seconds, pause))
+            checks[each.name] = completed_once(ids, timeout=30)
     ours, base = loads[layout.name], loads[DAPHNE.name]
     done, wrong = checks[layout.name]
     p99 = percentile(ours.latencies, 99)
