@@ -218,6 +218,7 @@ class Load:
 
 
 EXPECTED = {"create": 201}
+DROPPED = 599  # no response: the connection was closed or reset
 
 
 async def _user(
@@ -233,12 +234,18 @@ async def _user(
 
     async def call(kind: str, method: str, path: str, body: dict | None = None) -> dict | None:
         started = time.perf_counter()
-        response = await client.request(method, path, headers=auth, json=body)
+        try:
+            response = await client.request(method, path, headers=auth, json=body)
+        except httpx.TransportError as error:  # a dropped connection counts as a server error
+            load.latencies.append(time.perf_counter() - started)
+            load.statuses[DROPPED] = load.statuses.get(DROPPED, 0) + 1
+            load.unexpected.append(f"{kind} {type(error).__name__}")
+            return None
         load.latencies.append(time.perf_counter() - started)
         load.statuses[response.status_code] = load.statuses.get(response.status_code, 0) + 1
         if response.status_code != EXPECTED.get(kind, 200):
             if len(load.unexpected) < 5:
-                load.unexpected.append(f"{kind} {response.status_code} {response.text[:120]}")
+                load.unexpected.append(f"{kind} {response.status_code} {response.text[:60]!r}")
             return None
         if pause:
             await asyncio.sleep(pause)
