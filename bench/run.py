@@ -94,7 +94,7 @@ SIZES = {
         tier_users=4,
         tier_seconds=0.5,
         tier_repeat=1,
-        tier_candidates=["gunicorn-2x8", "uvicorn-2"],
+        tier_candidates=["gunicorn-2x8"],
         paced_seconds=1.0,
         paced_ending=20,
     ),
