@@ -46,6 +46,12 @@ class Sizes:
     ws_transitions: int
     reminders: int
     webhooks: int
+    tier_users: int
+    tier_seconds: float
+    tier_repeat: int
+    tier_candidates: list[str]
+    paced_seconds: float
+    paced_ending: int
 
 
 SIZES = {
@@ -65,6 +71,12 @@ SIZES = {
         ws_transitions=1_000,
         reminders=10_000,
         webhooks=5_000,
+        tier_users=50,
+        tier_seconds=6.0,
+        tier_repeat=3,
+        tier_candidates=["gunicorn-2x8", "gunicorn-4x4", "uvicorn-2"],
+        paced_seconds=60.0,
+        paced_ending=1_000,
     ),
     "smoke": Sizes(
         total=2_000,
@@ -82,6 +94,12 @@ SIZES = {
         ws_transitions=50,
         reminders=100,
         webhooks=100,
+        tier_users=4,
+        tier_seconds=0.5,
+        tier_repeat=1,
+        tier_candidates=["gunicorn-2x8"],
+        paced_seconds=1.0,
+        paced_ending=20,
     ),
 }
 
@@ -161,7 +179,7 @@ def main() -> None:
 
     setup_django()
     from apps.events import clock
-    from bench import celery_figures, discovery, procs, reminders, sweep, webhooks, ws
+    from bench import celery_figures, discovery, procs, reminders, sweep, tier, webhooks, ws
     from bench.common import write_table
     from bench.data import load_events
 
@@ -218,6 +236,12 @@ def main() -> None:
                         port, size.total, size.repeat, size.http_seconds, size.http_connections
                     )[0],
                 )
+                run.figure(
+                    "discovery list vs plain DRF",
+                    lambda: discovery.list_vs_plain(
+                        port, size.total, size.repeat, size.http_seconds, size.http_connections
+                    ),
+                )
                 run.step(
                     "list latency",
                     lambda: page_rows.__setitem__(
@@ -270,12 +294,42 @@ def main() -> None:
                     return figure
 
                 run.figure("discovery list small", small_list)
+                run.figure(
+                    "discovery list vs plain DRF small",
+                    lambda: discovery.list_vs_plain(
+                        port,
+                        size.http_events_small,
+                        size.repeat,
+                        size.http_seconds,
+                        size.http_connections,
+                    ),
+                )
+
+                # 6. The serving layouts under the mixed load, on that small table.
+                def layouts() -> None:
+                    figures, measured = tier.saturation(
+                        size.tier_candidates,
+                        size.tier_users,
+                        size.tier_seconds,
+                        size.tier_repeat,
+                        now,
+                    )
+                    run.figures.extend(figures)
+                    run.sections.extend(tier.layouts_section(measured))
+
+                run.step("serving layouts", layouts)
+                run.figure(
+                    "paced load",
+                    lambda: tier.paced(
+                        size.tier_users, size.paced_seconds, 0.5, size.paced_ending, now
+                    ),
+                )
         finally:
             daphne.stop()
     finally:
         worker.stop()
 
-    # 6. Reminders in this process, to the locmem backend; then its profile.
+    # 7. Reminders in this process, to the locmem backend; then its profile.
     run.figure("reminders", lambda: reminders.reminder_throughput(size.reminders, size.repeat, now))
     run.figure("messages", lambda: reminders.messages_throughput(size.reminders, size.repeat, now))
     run.figure("reschedule", lambda: reminders.reschedule_vs_raw(size.reminders, size.repeat, now))

@@ -1,8 +1,13 @@
-"""Production URLs plus the baseline view of the HTTP figure; never mounted in production."""
+"""Production URLs plus the baselines of the HTTP figures; never mounted in production."""
 
+from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
+from rest_framework import pagination, serializers, viewsets
+from rest_framework.routers import SimpleRouter
 
+from apps.events.models import Event
 from core.urls import urlpatterns as production_urlpatterns
 
 CONSTANT = {"status": "ok", "results": []}
@@ -13,4 +18,59 @@ def constant_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(CONSTANT)
 
 
-urlpatterns = [path("bench/constant/", constant_json), *production_urlpatterns]
+class PlainUserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+
+
+class PlainEventSerializer(serializers.ModelSerializer):
+    organizer = PlainUserSerializer(read_only=True)
+    participant_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "title",
+            "description",
+            "venue",
+            "timezone",
+            "start_date",
+            "end_date",
+            "status",
+            "capacity",
+            "participant_count",
+            "organizer",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+
+
+class PlainPagination(pagination.PageNumberPagination):
+    page_size = 20
+
+
+class PlainEventViewSet(viewsets.ModelViewSet):
+    """The discovery list as most teams write it: ModelViewSet, ModelSerializer, page numbers,
+    with the usual care (organizer joined, the count annotated) so it is no N+1 strawman."""
+
+    serializer_class = PlainEventSerializer
+    pagination_class = PlainPagination
+    queryset = (
+        Event.objects.filter(status__in=Event.ACTIVE_STATUSES)
+        .select_related("organizer")
+        .annotate(participant_count=Count("participations"))
+        .order_by("start_date", "id")
+    )
+
+
+plain = SimpleRouter()
+plain.register("events", PlainEventViewSet, basename="plain-event")
+
+urlpatterns = [
+    path("bench/constant/", constant_json),
+    path("bench/plain/", include(plain.urls)),
+    *production_urlpatterns,
+]

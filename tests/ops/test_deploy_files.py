@@ -3,6 +3,7 @@ the tools where they are installed, and their command lines run as real processe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shlex
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 import yaml
+from websockets.typing import Origin
 
 from tests.support import processes
 
@@ -22,6 +25,7 @@ DEPLOY = processes.REPO / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 UNITS = (
     "django.service",
+    "django-ws.service",
     "celery-worker.service",
     "celery-worker@.service",
     "celery-deliveries.service",
@@ -82,9 +86,17 @@ def test_each_unit_reads_the_environment_file_and_checks_readiness(name: str) ->
 def test_units_run_the_seed_commands_with_logs_in_var_log_celery() -> None:
     django = parse_unit(SYSTEMD / "django.service")
     (web,) = values(django, "Service", "ExecStart")
-    assert web.startswith(f"{INSTALL_DIR}/.venv/bin/daphne ")
-    assert web.endswith("core.asgi:application")
+    assert web.startswith(f"{INSTALL_DIR}/.venv/bin/gunicorn --worker-class gthread ")
+    assert web.endswith("core.wsgi:application")
     assert values(django, "Service", "Type") == ["simple"]
+    assert values(django, "Service", "KillMode") == ["mixed"]
+    # Each thread holds at most one connection: the pool per process is the thread count.
+    assert unit_env(django)["DATABASE_POOL_MAX"] == unit_env(django)["WEB_THREADS"]
+
+    sockets = parse_unit(SYSTEMD / "django-ws.service")
+    (ws,) = values(sockets, "Service", "ExecStart")
+    assert ws.startswith(f"{INSTALL_DIR}/.venv/bin/daphne ")
+    assert ws.endswith("core.asgi:application")
 
     worker = parse_unit(SYSTEMD / "celery-worker.service")
     (run,) = values(worker, "Service", "ExecStart")
@@ -151,7 +163,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
     # The same check reports a unit whose command does not exist (so it can fail).
     broken = units / "broken.service"
-    broken.write_text((units / "django.service").read_text().replace("bin/daphne", "bin/nope"))
+    broken.write_text((units / "django.service").read_text().replace("bin/gunicorn", "bin/nope"))
     result = subprocess.run([tool, "verify", str(broken)], capture_output=True, text=True)
     assert "bin/nope" in result.stdout + result.stderr
 
@@ -170,6 +182,19 @@ def ready_in(log: Path) -> bool:
     return log.exists() and " ready." in log.read_text()
 
 
+def assert_websocket_opens(port: int) -> None:
+    """The events socket of the server on `port` accepts a client (the handshake completes)."""
+
+    async def handshake() -> None:
+        base = f"http://127.0.0.1:{port}"
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/events/", origin=Origin(base), open_timeout=30
+        ) as sock:
+            await sock.ping()
+
+    asyncio.run(handshake())
+
+
 @pytest.mark.e2e
 def test_the_units_command_lines_start_and_log_json_to_their_files(
     unit_processes: list[processes.ManagedProcess], tmp_path: Path
@@ -179,6 +204,7 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
         "CELERY_LOG_DIR": str(tmp_path),
         "CELERY_RUN_DIR": str(tmp_path),
         "DJANGO_PORT": str(processes.free_port()),
+        "DJANGO_WS_PORT": str(processes.free_port()),
         "LOG_FORMAT": "json",
     }
     for name in (
@@ -186,6 +212,7 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
         "celery-deliveries.service",
         "celery-beat.service",
         "django.service",
+        "django-ws.service",
     ):
         unit = parse_unit(SYSTEMD / name)
         env = processes.child_env(**{**unit_env(unit), **overrides})
@@ -204,7 +231,7 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
         assert pre.returncode == 0, pre.stdout + pre.stderr
         proc = processes.ManagedProcess(name, command_line(unit, "ExecStart", env), env).start()
         unit_processes.append(proc)
-        if name == "django.service":
+        if name in {"django.service", "django-ws.service"}:
             post = subprocess.run(
                 command_line(unit, "ExecStartPost", env),
                 cwd=processes.REPO,
@@ -230,12 +257,18 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
         first = log.read_text().splitlines()[0]
         assert first.startswith("{"), first
         assert '"levelname"' in first, first
+    # HTTP on gunicorn's workers, sockets on Daphne beside them: the two the proxy routes to.
+    for port in (overrides["DJANGO_PORT"], overrides["DJANGO_WS_PORT"]):
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert response.json()["status"] == "ok", response.text
+    assert_websocket_opens(int(overrides["DJANGO_WS_PORT"]))
 
 
 COMPOSE = DEPLOY / "docker-compose.yaml"
 APP_SERVICES = (
     "migrate",
     "django",
+    "django-ws",
     "celery-worker",
     "celery-deliveries",
     "celery-webhooks",
@@ -251,7 +284,7 @@ def compose() -> dict:
 
 def test_compose_has_the_services_each_with_a_health_check(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", "proxy", *APP_SERVICES}
     for name, service in services.items():
         if name != "migrate":
             assert service["healthcheck"]["test"], name
@@ -270,6 +303,30 @@ def test_compose_starts_app_services_only_when_dependencies_are_healthy(compose:
         "condition": "service_healthy"
     }
     assert services["flower"]["depends_on"]["celery-worker"] == {"condition": "service_healthy"}
+    assert services["proxy"]["depends_on"] == {
+        "django": {"condition": "service_healthy"},
+        "django-ws": {"condition": "service_healthy"},
+    }
+
+
+def test_the_proxy_routes_sockets_to_daphne_and_the_rest_to_gunicorn(compose: dict) -> None:
+    conf = (DEPLOY / "nginx" / "eventide.conf").read_text()
+    assert re.search(r"upstream eventide_http \{\s*server 127\.0\.0\.1:8000;", conf)
+    assert re.search(r"upstream eventide_ws \{\s*server 127\.0\.0\.1:8001;", conf)
+    ws = conf[conf.index("location /ws/") :]
+    assert ws.index("proxy_pass http://eventide_ws;") < ws.index("location / {")
+    assert "proxy_set_header Upgrade $http_upgrade;" in ws
+    assert "proxy_pass http://eventide_http;" in conf[conf.index("location / {") :]
+    proxy = compose["services"]["proxy"]
+    assert "./nginx/eventide.conf:/etc/eventide/nginx.conf:ro" in proxy["volumes"]
+    command = " ".join(proxy["command"])
+    assert "s/127.0.0.1:8000/django:8000/" in command
+    assert "s/127.0.0.1:8001/django-ws:8001/" in command
+    assert compose["services"]["django-ws"]["command"][-3:] == [
+        "-p",
+        "8001",
+        "core.asgi:application",
+    ]
 
 
 def test_compose_commands_and_settings(compose: dict) -> None:
@@ -277,7 +334,10 @@ def test_compose_commands_and_settings(compose: dict) -> None:
     migrate = " ".join(services["migrate"]["command"])
     assert "manage.py migrate --noinput" in migrate
     assert "manage.py setup_event_lifecycle_tasks" in migrate
-    assert services["django"]["command"][0] == "daphne"
+    assert services["django"]["command"][:3] == ["gunicorn", "--worker-class", "gthread"]
+    assert services["django"]["command"][-1] == "core.wsgi:application"
+    assert services["django"]["environment"]["DATABASE_POOL_MAX"] == "${WEB_THREADS:-8}"
+    assert services["django-ws"]["command"][0] == "daphne"
     assert services["celery-worker"]["command"][:4] == ["celery", "-A", "core", "worker"]
     webhooks = services["celery-webhooks"]["command"]
     assert webhooks[:4] == ["celery", "-A", "core", "worker"]
@@ -369,7 +429,7 @@ def compose_argv(command: list[str], ports: dict[str, int], env: dict[str, str])
         for fixed, free in ports.items():
             arg = arg.replace(fixed, str(free))
         argv.append(arg)
-    if argv[0] in {"python", "celery", "daphne"}:
+    if argv[0] in {"python", "celery", "daphne", "gunicorn"}:
         argv[0] = str(processes.VENV_BIN / argv[0])
     return argv
 
@@ -388,7 +448,11 @@ def test_compose_commands_run_here_and_pass_their_health_checks(
     import socket
 
     services = compose["services"]
-    ports = {"8000": processes.free_port(), "5555": processes.free_port()}
+    ports = {
+        "8000": processes.free_port(),
+        "8001": processes.free_port(),
+        "5555": processes.free_port(),
+    }
     env = processes.child_env(
         FLOWER_BASIC_AUTH="ops:pw",
         LOG_FORMAT="json",
@@ -404,10 +468,11 @@ def test_compose_commands_run_here_and_pass_their_health_checks(
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     env["HOSTNAME"] = socket.gethostname()  # a container's hostname, which the worker's %h is
-    for name in ("django", "celery-worker", "celery-deliveries", "celery-beat", "flower"):
+    web = ("django", "django-ws", "celery-worker", "celery-deliveries", "celery-beat", "flower")
+    for name in web:
         argv = compose_argv(services[name]["command"], ports, env)
         unit_processes.append(processes.ManagedProcess(name, argv, env).start())
-    for name in ("django", "celery-worker", "celery-deliveries", "celery-beat", "flower"):
+    for name in web:
         check = health_argv(services[name]["healthcheck"]["test"], ports, env)
 
         last: list[subprocess.CompletedProcess[str]] = []
@@ -424,5 +489,7 @@ def test_compose_commands_run_here_and_pass_their_health_checks(
             processes.wait_for(healthy, timeout=90, interval=1)
         except AssertionError:
             pytest.fail(f"{name} unhealthy: {check} -> {last[0].stdout}{last[0].stderr}")
-    response = httpx.get(f"http://127.0.0.1:{ports['8000']}/healthz", timeout=10)
-    assert response.json()["status"] == "ok"
+    for port in (ports["8000"], ports["8001"]):
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert response.json()["status"] == "ok"
+    assert_websocket_opens(ports["8001"])
