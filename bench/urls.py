@@ -7,6 +7,7 @@ from django.urls import include, path
 from rest_framework import pagination, serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
+from apps.events.api.serializers import EventSerializer
 from apps.events.models import Event
 from core.urls import urlpatterns as production_urlpatterns
 
@@ -30,22 +31,8 @@ class PlainEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = [
-            "id",
-            "title",
-            "description",
-            "venue",
-            "timezone",
-            "start_date",
-            "end_date",
-            "status",
-            "capacity",
-            "participant_count",
-            "organizer",
-            "created_at",
-            "updated_at",
-            "completed_at",
-        ]
+        # The same fields (and so the same JSON) as the product's serializer, built the common way.
+        fields = EventSerializer.Meta.fields
 
 
 class PlainPagination(pagination.PageNumberPagination):
