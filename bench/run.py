@@ -334,7 +334,7 @@ def main() -> None:
     run.figure("messages", lambda: reminders.messages_throughput(size.reminders, size.repeat, now))
     run.figure("reschedule", lambda: reminders.reschedule_vs_raw(size.reminders, size.repeat, now))
     # 7. Webhooks through the relay in this process, to a receiver process (no worker runs now).
-    run.figure("webhooks", lambda: webhooks.relay_throughput(size.webhooks, size.repeat, now))
+    run.figure("webhooks", lambda: webhooks.relay_throughput(size.webhooks, size.repeat))
     run.step("profile", lambda: run.sections.extend(profile_reminders(size.reminders)))
 
     # 8. How the sweep grows.

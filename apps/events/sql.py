@@ -7,6 +7,7 @@ equivalents (it serialises writers, so it needs no row locks). Every caller that
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,11 +105,13 @@ def sweep_statement(
 def set_texts_statement(
     table: str, column: str, values: list[tuple[int, str]]
 ) -> tuple[str, list[Any]]:
-    """One UPDATE giving each row (by id) its own text: two arrays, unnested side by side.
-    Django's bulk_update builds a CASE WHEN per row, which cost more than the sends it recorded."""
+    """One UPDATE giving each row (by id) its own text, from one JSON parameter.
+    Django's bulk_update builds a CASE WHEN per row, which cost more than the sends it recorded;
+    a text[] parameter is quoted element by element in Python (a regex per text), one JSON
+    string is encoded and escaped in C."""
     sql = f"""
         UPDATE {table} AS t SET {column} = v.text
-        FROM unnest(%s::bigint[], %s::text[]) AS v(id, text)
+        FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, text text)
         WHERE t.id = v.id
     """  # noqa: S608
-    return sql, [[row_id for row_id, _ in values], [text for _, text in values]]
+    return sql, [json.dumps([{"id": row_id, "text": text} for row_id, text in values])]

@@ -78,15 +78,35 @@ def relay_due(at: datetime | None = None) -> int:
     """Send every delivery due at `at` (now), batch by batch; returns how many were attempted."""
     at = at or clock.now()
     attempted = 0
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-        while batch := claim(at):
-            record(send_all(client, batch, at), at)
+    with (
+        httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client,
+        ThreadPoolExecutor(max_workers=settings.WEBHOOK_SENDERS) as pool,
+    ):
+        batch = claim(at)
+        while batch:
+            # The next batch is claimed (database, this thread) while this one is on the wire
+            # (the pool's threads); its rows are leased, so nothing else sends them meanwhile.
+            sending = [pool.submit(send, client, delivery, at) for delivery in batch]
+            following = claim(at)
+            gone = record(batch, [future.result() for future in sending], at)
             attempted += len(batch)
+            batch = _release_gone(following, gone, at)
     return attempted
 
 
-def claim(at: datetime, limit: int = BATCH_SIZE) -> list[Delivery]:
-    """Lease up to `limit` due deliveries of active endpoints to this relay, payloads written."""
+def _release_gone(batch: list[Delivery], gone: set[int], at: datetime) -> list[Delivery]:
+    """`batch` without the deliveries of endpoints that just answered 410: those are handed back
+    as they were before the claim (pending, due, the attempt not counted), never sent."""
+    kept = [delivery for delivery in batch if delivery.endpoint_id not in gone]
+    if len(kept) < len(batch):
+        Delivery.objects.filter(id__in=[d.pk for d in batch if d.endpoint_id in gone]).update(
+            next_attempt_at=at, attempts=F("attempts") - 1
+        )
+    return kept
+
+
+def claim(at: datetime) -> list[Delivery]:
+    """Lease up to BATCH_SIZE due deliveries of active endpoints to this relay, payloads written."""
     with transaction.atomic():
         ids = list(
             Delivery.objects.filter(
@@ -94,7 +114,7 @@ def claim(at: datetime, limit: int = BATCH_SIZE) -> list[Delivery]:
             )
             .order_by("next_attempt_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:limit]
+            .values_list("id", flat=True)[:BATCH_SIZE]
         )
         if not ids:
             return []
@@ -153,12 +173,6 @@ def headers(delivery: Delivery, at: datetime) -> dict[str, str]:
     }
 
 
-def send_all(client: httpx.Client, batch: Sequence[Delivery], at: datetime) -> list[Outcome]:
-    """Send the batch side by side (WEBHOOK_SENDERS threads): one slow receiver holds one."""
-    with ThreadPoolExecutor(max_workers=settings.WEBHOOK_SENDERS) as pool:
-        return list(pool.map(lambda delivery: send(client, delivery, at), batch))
-
-
 def send(client: httpx.Client, delivery: Delivery, at: datetime) -> Outcome:
     """One attempt. The connection goes to the address that was checked (no re-resolution in
     between), with the URL's host name in `Host` and for TLS."""
@@ -185,17 +199,16 @@ def send(client: httpx.Client, delivery: Delivery, at: datetime) -> Outcome:
     return Outcome(delivery.pk, status_code=response.status_code)
 
 
-def record(outcomes: Sequence[Outcome], at: datetime) -> None:
-    """Write what each attempt gave: sent, retry later, given up, or the endpoint gone (410).
+def record(batch: Sequence[Delivery], outcomes: Sequence[Outcome], at: datetime) -> set[int]:
+    """Write what each attempt gave: sent, retry later, given up, or the endpoint gone (410);
+    returns the endpoints turned off by a 410.
 
-    One UPDATE per distinct outcome (all the 200s of a batch are one), not one per delivery."""
-    deliveries = Delivery.objects.in_bulk([o.delivery_id for o in outcomes])
+    `outcomes` are those of `batch`, in its order. One UPDATE per distinct outcome (all the 200s
+    of a batch are one), not one per delivery; a row whose endpoint was deleted meanwhile is
+    simply not there to update."""
     groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     gone: set[int] = set()
-    for outcome in outcomes:
-        delivery = deliveries.get(outcome.delivery_id)
-        if delivery is None:  # its endpoint was deleted meanwhile
-            continue
+    for delivery, outcome in zip(batch, outcomes, strict=True):
         state, next_attempt_at, sent_at = State.PENDING, None, None
         if outcome.ok:
             state, sent_at = State.SENT, at
@@ -226,3 +239,4 @@ def record(outcomes: Sequence[Outcome], at: datetime) -> None:
     failed = sum(not outcome.ok for outcome in outcomes)
     if failed:
         logger.info("webhooks: %d sent, %d failed", len(outcomes) - failed, failed)
+    return gone

@@ -209,6 +209,25 @@ def test_a_410_turns_the_endpoint_off(
     assert Delivery.objects.count() == 1  # an endpoint that is off gets no new deliveries
 
 
+def test_a_410_stops_the_batch_claimed_while_it_was_sent(
+    organizer: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay claims the next batch while one is on the wire: when that one meets a 410, the
+    claimed rows of the endpoint are never sent and go back as they were before the claim."""
+    monkeypatch.setattr(relay, "BATCH_SIZE", 2)
+    hook = endpoint(organizer, receiver.url)
+    for _ in range(4):
+        lifecycle.cancel(EventFactory.create(organizer=organizer).pk)
+    receiver.answer(410, 410)
+    assert relay.relay_due() == 2
+    assert len(receiver.requests) == 2
+    hook.refresh_from_db()
+    assert not hook.is_active
+    handed_back = Delivery.objects.filter(state=State.PENDING).order_by("id")
+    assert [(d.attempts, d.next_attempt_at) for d in handed_back] == [(0, NOW), (0, NOW)]
+    assert Delivery.objects.filter(state=State.FAILED).count() == 2
+
+
 def test_a_timeout_or_refused_connection_is_retried(
     organizer: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
