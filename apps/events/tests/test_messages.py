@@ -19,6 +19,7 @@ import time_machine
 from django.core import mail, signing
 from django.db import connection, transaction
 from django.test import Client
+from django.urls import reverse, set_script_prefix
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import SettingsWrapper
 from rest_framework.test import APIClient
@@ -396,6 +397,21 @@ class TestDeliveries:
 
 
 # --- the email ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script_prefix", ["/", "/eventide/"])
+def test_the_unsubscribe_link_is_the_one_its_view_is_reversed_to(script_prefix: str) -> None:
+    """url_for() reverses the path once and puts each token in it: the same link reverse() gives,
+    under any script prefix (an install below a path)."""
+    set_script_prefix(script_prefix)
+    try:
+        for event_id, user_id in [(1, 2), (123456789, 987654321)]:
+            token = unsubscribe.token_for(event_id, user_id)
+            path = reverse("events:unsubscribe", args=[token])
+            assert unsubscribe.url_for(event_id, user_id) == f"https://eventide.example{path}"
+            assert path.startswith(script_prefix)
+    finally:
+        set_script_prefix("/")
 
 
 @pytest.mark.django_db
