@@ -85,7 +85,7 @@ def update_event(event_id: int, **fields: Any) -> Event:
             event.refresh_from_db(fields=["dates_revision"])
         if DATE_FIELDS & fields.keys():
             messages.reschedule_event(event)
-            effects.reschedule_after_commit()
+            effects.reschedule_after_commit(event.pk)
     return event
 
 

@@ -9,7 +9,7 @@ the transaction itself (apps.webhooks.outbox); the effect is only the relay's wa
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from celery import current_app
 from django.db import transaction
@@ -47,7 +47,7 @@ def count(changes: Sequence[Transition], source: str) -> None:
 
 def announce(changes: list[Transition]) -> None:
     push(changes)
-    reschedule()
+    reschedule({change.event_id for change in changes})
 
 
 def push(changes: list[Transition]) -> None:
@@ -58,15 +58,16 @@ def push(changes: list[Transition]) -> None:
         logger.warning("live push of %d status changes failed", len(changes), exc_info=True)
 
 
-def reschedule_after_commit() -> None:
-    """Call when a due moment moves outside `lifecycle`: a date edit, a join."""
-    transaction.on_commit(reschedule)
+def reschedule_after_commit(event_id: int) -> None:
+    """Call when a due moment of the event moves outside `lifecycle`: a date edit, a join."""
+    transaction.on_commit(lambda: reschedule({event_id}))
 
 
-def reschedule() -> None:
-    """Schedule the next wake-up. Never raises: the periodic sweeps are the safety net."""
+def reschedule(event_ids: Collection[int] | None = None) -> None:
+    """Schedule the next wake-up: of everything (after sweeps), or of the events a change moved.
+    Never raises: the periodic sweeps are the safety net."""
     try:
-        scheduling.schedule_next()
+        scheduling.schedule_next(event_ids)
     except Exception:
         logger.warning("scheduling the next wake-up failed", exc_info=True)
 

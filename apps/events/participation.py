@@ -30,7 +30,7 @@ def join(event_id: int, user: User) -> Participation:
         rules.check_seat_left(event.capacity, event.participations.count())
         if event.status == Event.EventStatus.CONFIRMED:
             # A new participant may be due a reminder now, or bring the next one forward.
-            effects.reschedule_after_commit()
+            effects.reschedule_after_commit(event.pk)
         try:
             with transaction.atomic():
                 joined = Participation.objects.create(event=event, user=user)

@@ -94,7 +94,7 @@ def create_rule(event_id: int, **fields: Any) -> MessageRule:
         event = _locked_event(event_id)
         rule = _new_rule(event, **fields)
         rows.insert_for(MessageRule.objects.filter(rows.creatable(clock.now()), pk=rule.pk))
-        effects.reschedule_after_commit()
+        effects.reschedule_after_commit(event.pk)
     return rule
 
 
@@ -112,7 +112,7 @@ def update_rule(event_id: int, rule_id: int, **changes: Any) -> MessageRule:
         rule.due_at = due.due_at_for(rule, event)
         rule.save()
         Delivery.objects.filter(rule=rule, state=State.PENDING).update(due_at=rule.due_at)
-        effects.reschedule_after_commit()
+        effects.reschedule_after_commit(event.pk)
     return rule
 
 

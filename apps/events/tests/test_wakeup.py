@@ -115,6 +115,49 @@ class TestNextDue:
         assert scheduling.next_due(NOW) == NOW
 
 
+class TestNextDueOfSomeEvents:
+    """After a change, the moments of the changed events only: the pending wake-up covers the
+    others (every change and every wake-up scheduled theirs)."""
+
+    def test_only_the_given_events_moments_count(self, clock: time_machine.Coordinates) -> None:
+        soon = event(timedelta(seconds=40), timedelta(hours=1))
+        later = event(timedelta(seconds=90), timedelta(hours=1))
+        participation.join(event(timedelta(hours=3), None).pk, UserFactory.create())  # due now
+        assert scheduling.next_due(NOW) == NOW
+        assert scheduling.next_due_of(NOW, {later.pk}) == later.start_date
+        assert scheduling.next_due_of(NOW, {soon.pk, later.pk}) == soon.start_date
+
+    def test_each_kind_of_moment_of_one_event(self, clock: time_machine.Coordinates) -> None:
+        running = event(-timedelta(hours=1), timedelta(seconds=30), status=Status.ONGOING)
+        assert running.end_date is not None
+        assert scheduling.next_due_of(NOW, {running.pk}) == running.end_date + scheduling.END_MARGIN
+        reminded = event(timedelta(hours=26), None)
+        participation.join(reminded.pk, UserFactory.create())
+        assert scheduling.next_due_of(NOW, {reminded.pk}) == NOW + timedelta(hours=2)
+        due_now = event(timedelta(hours=3), None)
+        participation.join(due_now.pk, UserFactory.create())
+        overdue = scheduling.next_due_of(NOW, {due_now.pk})  # its reminder's time has passed
+        assert overdue is not None
+        assert overdue <= NOW
+        draft = event(timedelta(hours=1), timedelta(hours=2), status=Status.DRAFT)
+        assert scheduling.next_due_of(NOW, {draft.pk}) is None
+        assert scheduling.next_due_of(NOW, {reminded.pk, due_now.pk, draft.pk}) == overdue
+
+    def test_a_join_brings_the_wake_up_forward_to_its_events_reminder(
+        self,
+        clock: time_machine.Coordinates,
+        enqueued: list[Enqueued],
+        django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    ) -> None:
+        event(timedelta(hours=40), None)
+        scheduling.schedule_next()
+        assert [e.wake_at for e in enqueued] == [NOW + scheduling.MAX_DELAY]
+        joined = event(timedelta(hours=3), None)
+        with django_capture_on_commit_callbacks(execute=True):
+            participation.join(joined.pk, UserFactory.create())
+        assert enqueued[-1].wake_at == NOW + scheduling.DUE_NOW_DELAY
+
+
 class TestSchedule:
     def test_enqueues_at_the_due_moment(
         self, clock: time_machine.Coordinates, enqueued: list[Enqueued]
