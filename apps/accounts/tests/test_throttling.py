@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def one_window() -> Iterator[None]:
+    """Counts are kept per fixed window (apps.events.api.throttling): a test that crossed a
+    window's end would see its quota again."""
+    with time_machine.travel(datetime(2026, 6, 15, 12, 0, 10, tzinfo=UTC), tick=False):
+        yield
 
 
 @pytest.fixture

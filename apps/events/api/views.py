@@ -115,6 +115,9 @@ class EventViewSet(
 
     organizer_actions = frozenset({"partial_update", "destroy", "confirm", "cancel", "complete"})
     user_actions = frozenset({"create", "mine", "join", "leave"})
+    changing_actions = frozenset(
+        {"partial_update", "destroy", "confirm", "cancel", "complete", "join", "leave"}
+    )
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action in self.organizer_actions:
@@ -126,6 +129,9 @@ class EventViewSet(
     def get_queryset(self) -> QuerySet[Event]:
         if self.action == "list":
             return selectors.with_counts(selectors.discoverable())
+        if self.action in self.changing_actions:
+            # Found only to check it may be changed; the answer is read afresh after the change.
+            return selectors.visible_to(self.request.user)
         return selectors.with_counts(selectors.visible_to(self.request.user))
 
     def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -715,6 +716,15 @@ def test_bad_my_events_parameters_are_400(as_other: APIClient, query: str, field
 # --- throttling --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def one_throttle_window() -> Iterator[None]:
+    """Counts are kept per fixed window (apps.events.api.throttling): a test that crossed a
+    window's end would see its quota again."""
+    with time_machine.travel(datetime(2026, 6, 15, 12, 0, 10, tzinfo=UTC), tick=False):
+        yield
+
+
+@pytest.mark.usefixtures("one_throttle_window")
 def test_anonymous_and_user_requests_are_throttled(settings: Any, organizer: Any) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -731,6 +741,49 @@ def test_anonymous_and_user_requests_are_throttled(settings: Any, organizer: Any
         user = client_for(organizer)
         assert [user.get("/api/events/").status_code for _ in range(5)] == [200] * 5
         assert_error(user.get("/api/events/"), 429)
+    finally:
+        cache.clear()
+
+
+@pytest.mark.usefixtures("one_throttle_window")
+def test_anonymous_requests_count_against_the_anonymous_rate_only(
+    settings: Any, organizer: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "4/minute", "user": "2/minute"},
+    }
+    cache.clear()
+    try:
+        anon = APIClient()
+        assert [anon.get("/api/events/").status_code for _ in range(5)] == [200] * 4 + [429]
+        user = client_for(organizer)  # the same address, its own quota
+        assert [user.get("/api/events/").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        cache.clear()
+
+
+def test_a_throttle_keeps_one_number_per_client_and_window_and_says_when_it_ends(
+    settings: Any,
+) -> None:
+    """The count is one integer however many requests came (DRF's own throttle kept a list of
+    every request's time), and Retry-After is the rest of the window."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "50/minute", "user": "50/minute"},
+    }
+    cache.clear()
+    try:
+        with time_machine.travel(datetime(2026, 6, 15, 12, 0, 45, tzinfo=UTC), tick=False):
+            anon = APIClient()
+            statuses = [anon.get("/api/events/").status_code for _ in range(51)]
+            assert statuses == [200] * 50 + [429]
+            assert int(anon.get("/api/events/")["Retry-After"]) == 15
+            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+            keys = client.keys("*throttle_anon*")
+            assert len(keys) == 1
+            assert int(client.get(keys[0])) == 52
+            assert 0 < client.ttl(keys[0]) <= 61
     finally:
         cache.clear()
 
