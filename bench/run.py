@@ -262,7 +262,9 @@ def main() -> None:
                 )
             run.figure(
                 "websocket",
-                lambda: ws.commit_to_message(port, size.ws_clients, size.ws_transitions),
+                lambda: ws.commit_to_message(
+                    ws.server(daphne, port), size.ws_clients, size.ws_transitions
+                ),
             )
 
             # The same per process on two Daphne processes sharing the channel layer.
@@ -270,7 +272,9 @@ def main() -> None:
                 second, second_port = procs.daphne()
                 try:
                     return ws.two_processes(
-                        [port, second_port], size.ws_clients, size.ws_transitions
+                        [ws.server(daphne, port), ws.server(second, second_port)],
+                        size.ws_clients,
+                        size.ws_transitions,
                     )
                 finally:
                     second.stop()

@@ -5,10 +5,12 @@ The clients run in child processes (bench.ws_clients), one per Daphne, not in th
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.db import connection, transaction
 
@@ -16,6 +18,7 @@ from apps.events import clock, lifecycle, realtime
 from bench.common import Figure, median, ms, percentile
 from bench.data import bench_user
 from bench.ws_clients import ClientProcesses
+from tests.support.processes import ManagedProcess
 
 DUE_SQL = """
 INSERT INTO events_event (title, description, venue, timezone, dates_revision, organizer_id,
@@ -66,6 +69,7 @@ class Deliveries:
     frames: int
     parse_seconds: float
     busy: list[float]
+    server_busy: list[float]
 
     @property
     def p99(self) -> float:
@@ -80,25 +84,46 @@ class Deliveries:
     def client_note(self) -> str:
         per_million = self.parse_seconds / max(len(self.latencies), 1) * 1_000_000
         busy = ", ".join(f"{b:.0%}" for b in self.busy)
+        server = ", ".join(f"{b:.0%}" for b in self.server_busy)
         return (
-            f"client side: {len(self.busy)} client process(es) outside the bench process, "
-            f"CPU busy {busy} between their first and last frame (near 100 % would mean the "
+            f"who sets the figure: Daphne CPU busy {server} of the time from commit to the last "
+            f"frame; the clients ({len(self.busy)} process(es) of their own, outside the bench "
+            f"process) {busy} between their first and last frame (near 100 % would mean the "
             f"clients, not the server, set the figure); parsing the {self.frames:,} frames "
             f"afterwards took {self.parse_seconds:.2f} s ({per_million:.1f} s per 1,000,000 "
             "changes), which is why no frame is parsed while they arrive"
         )
 
 
-def deliveries(ports: list[int], clients: int, transitions: int) -> Deliveries:
-    """`clients` sockets on each port, held by one client process per port; one sweep."""
-    raise_fd_limit(clients * len(ports) * 2 + 512)
-    plan = [[(port, clients)] for port in ports]
+def server(proc: ManagedProcess, port: int) -> tuple[int, int]:
+    """A Daphne started by `procs.daphne()` as `deliveries` takes it: (pid, port)."""
+    assert proc.proc is not None, "not started"
+    return proc.proc.pid, port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def deliveries(servers: list[tuple[int, int]], clients: int, transitions: int) -> Deliveries:
+    """`clients` sockets on each server (pid, port), one client process per server; one sweep."""
+    raise_fd_limit(clients * len(servers) * 2 + 512)
+    plan = [[(port, clients)] for _, port in servers]
     children = ClientProcesses(plan, transitions)
     try:
         children.wait_ready()
         time.sleep(0.5)
+        before = [cpu_seconds(pid) for pid, _ in servers]
         # The sweep runs in this process (as a worker would); its push goes out at commit.
         committed, ids = _sweep(transitions)
+        children.wait_received()
+        window = time.perf_counter() - committed
+        server_busy = [
+            (cpu_seconds(pid) - used) / window
+            for (pid, _), used in zip(servers, before, strict=True)
+        ]
         reports = children.results(ids)
     finally:
         children.stop()
@@ -111,12 +136,13 @@ def deliveries(ports: list[int], clients: int, transitions: int) -> Deliveries:
         for arrived, count in client
         for _ in range(count)
     ]
-    assert len(latencies) == clients * len(ports) * transitions, "deliveries missing"
+    assert len(latencies) == clients * len(servers) * transitions, "deliveries missing"
     return Deliveries(
         latencies,
         sum(report.frames for report in reports),
         sum(report.parse_seconds for report in reports),
         [report.busy for report in reports],
+        server_busy,
     )
 
 
@@ -124,8 +150,9 @@ def deliveries(ports: list[int], clients: int, transitions: int) -> Deliveries:
 _one_process: dict[str, Deliveries] = {}
 
 
-def commit_to_message(port: int, clients: int, transitions: int) -> Figure:
-    measured = deliveries([port], clients, transitions)
+def commit_to_message(server: tuple[int, int], clients: int, transitions: int) -> Figure:
+    """`server` is Daphne's (pid, port)."""
+    measured = deliveries([server], clients, transitions)
     _one_process["last"] = measured
     return Figure(
         name=f"WebSocket: {clients:,} clients, one sweep of {transitions:,} transitions",
@@ -143,16 +170,16 @@ def commit_to_message(port: int, clients: int, transitions: int) -> Figure:
     )
 
 
-def two_processes(ports: list[int], clients: int, transitions: int) -> Figure:
+def two_processes(servers: list[tuple[int, int]], clients: int, transitions: int) -> Figure:
     """`clients` on each of two Daphne processes sharing the channel layer; the baseline is the
     one-process figure of the same run (`commit_to_message`, run first)."""
-    assert len(ports) == 2, "two Daphne processes"
-    measured = deliveries(ports, clients, transitions)
+    assert len(servers) == 2, "two Daphne processes"
+    measured = deliveries(servers, clients, transitions)
     one = _one_process.get("last")
-    total = clients * len(ports)
+    total = clients * len(servers)
     return Figure(
         name=(
-            f"WebSocket: {total:,} clients over {len(ports)} Daphne processes, "
+            f"WebSocket: {total:,} clients over {len(servers)} Daphne processes, "
             f"one sweep of {transitions:,} transitions"
         ),
         ours=measured.summary(),
@@ -161,7 +188,7 @@ def two_processes(ports: list[int], clients: int, transitions: int) -> Figure:
         target="p99 ≤ 500 ms",
         met=measured.p99 <= 0.5,
         notes=[
-            f"{clients:,} `websockets` clients on /ws/events/ of each of {len(ports)} Daphne "
+            f"{clients:,} `websockets` clients on /ws/events/ of each of {len(servers)} Daphne "
             f"processes on one channel layer (Redis); every client received all "
             f"{transitions:,} changes exactly once ({len(measured.latencies):,} deliveries)",
             measured.client_note(),

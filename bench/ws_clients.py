@@ -82,12 +82,12 @@ async def _run(conn: Connection, targets: list[tuple[int, int]], transitions: in
     conn.send("ready")
     await asyncio.wait_for(asyncio.gather(*receivers), timeout=120)
     cpu_last, wall_last = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(ws.close() for ws in sockets))
-
+    conn.send("received")  # before any close: the parent reads the servers' CPU time now
     first = min(log[0][0] for log in logs)
     busy = (cpu_last - _first_frame_cpu[0]) / max(wall_last - first, 1e-9)
 
     expected = sorted(await asyncio.to_thread(conn.recv))
+    await asyncio.gather(*(ws.close() for ws in sockets))
     started = time.perf_counter()
     arrivals: list[list[tuple[float, int]]] = []
     bad = frames = changes = 0
@@ -143,6 +143,11 @@ class ClientProcesses:
     def wait_ready(self, timeout: float = 120) -> None:
         for conn in self.conns:
             assert self._recv(conn, timeout) == "ready"
+
+    def wait_received(self, timeout: float = 180) -> None:
+        """Until every socket holds every change (the sockets stay open)."""
+        for conn in self.conns:
+            assert self._recv(conn, timeout) == "received"
 
     def results(self, ids: list[int], timeout: float = 180) -> list[ClientReport]:
         for conn in self.conns:
