@@ -192,5 +192,9 @@ def two_processes(servers: list[tuple[int, int]], clients: int, transitions: int
             f"processes on one channel layer (Redis); every client received all "
             f"{transitions:,} changes exactly once ({len(measured.latencies):,} deliveries)",
             measured.client_note(),
+            f"{os.cpu_count()} cores for both Daphnes, their client processes, Redis and the "
+            "sweep: twice the clients is twice the CPU work on the same cores, so a ratio near "
+            "2× is the machine, not the fan-out; one channel-layer message reaches each "
+            "process (channels_redis groups a process's channels), not one per client",
         ],
     )
