@@ -225,7 +225,7 @@ def main() -> None:
         run.figure("task round trip", lambda: celery_figures.dispatch_overhead(size.dispatch_pairs))
 
         # 3. HTTP and WebSocket on the big table, through one Daphne.
-        ws.raise_fd_limit(size.ws_clients * 2 + 512)
+        ws.raise_fd_limit(size.ws_clients * 4 + 512)
         daphne, port = procs.daphne()
         try:
             api = discovery.api_available()
@@ -262,8 +262,24 @@ def main() -> None:
                 )
             run.figure(
                 "websocket",
-                lambda: ws.commit_to_message(port, size.ws_clients, size.ws_transitions),
+                lambda: ws.commit_to_message(
+                    ws.server(daphne, port), size.ws_clients, size.ws_transitions
+                ),
             )
+
+            # The same per process on two Daphne processes sharing the channel layer.
+            def two_daphnes() -> Figure:
+                second, second_port = procs.daphne()
+                try:
+                    return ws.two_processes(
+                        [ws.server(daphne, port), ws.server(second, second_port)],
+                        size.ws_clients,
+                        size.ws_transitions,
+                    )
+                finally:
+                    second.stop()
+
+            run.figure("websocket 2 processes", two_daphnes)
 
             # 4. Timeliness with worker and beat, still on the big table.
             celery_figures.prepare_beat()
