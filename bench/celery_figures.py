@@ -255,9 +255,12 @@ def _delete(ids: list[int]) -> None:
 def _wake_ups_since(moment: datetime) -> int:
     from django_celery_results.models import TaskResult
 
-    return TaskResult.objects.filter(
-        task_name=scheduling.WAKE_UP_TASK, date_created__gte=moment
-    ).count()
+    # A revoked wake-up is recorded too (REVOKED) when its time comes: it did not run.
+    return (
+        TaskResult.objects.filter(task_name=scheduling.WAKE_UP_TASK, date_created__gte=moment)
+        .exclude(status="REVOKED")
+        .count()
+    )
 
 
 def _worker_cpu(worker: ManagedProcess) -> float:
