@@ -134,3 +134,28 @@ def write_table(
     text = "\n".join(lines) + "\n"
     Path(path).write_text(text)
     return text
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int]:
+    """(utime + stime, cutime + cstime) of `pid` in clock ticks, from /proc/<pid>/stat."""
+    # The command name may hold spaces and parentheses: the fields start after the last ')'.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return utime + stime, cutime + cstime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and all its descendants: the live ones
+    each, the ones already reaped through their parent's cutime/cstime."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            own, reaped = _cpu_ticks(current)
+            children = child_pids(current)
+        except FileNotFoundError:  # exited meanwhile: its parent's cutime counts it once reaped
+            continue
+        total += own + reaped
+        pending.extend(children)
+    return total / os.sysconf("SC_CLK_TCK")

@@ -37,6 +37,8 @@ class Sizes:
     growth: list[int]
     lag_events: int
     lag_spacing_ms: int
+    endings_events: int
+    endings_window_s: float
     dispatch_pairs: int
     http_events_small: int
     http_seconds: float
@@ -62,6 +64,8 @@ SIZES = {
         growth=[10_000, 100_000],
         lag_events=200,
         lag_spacing_ms=50,
+        endings_events=10_000,
+        endings_window_s=60.0,
         dispatch_pairs=200,
         http_events_small=1_000,
         http_seconds=2.0,
@@ -85,6 +89,8 @@ SIZES = {
         growth=[1_000],
         lag_events=10,
         lag_spacing_ms=50,
+        endings_events=50,
+        endings_window_s=3.0,
         dispatch_pairs=5,
         http_events_small=500,
         http_seconds=0.3,
@@ -284,6 +290,19 @@ def main() -> None:
             # 4. Timeliness with worker and beat, still on the big table.
             celery_figures.prepare_beat()
             beat = procs.beat()
+            # Many endings within a minute. The lead covers enqueueing the baseline's countdown
+            # tasks (10,000 took more than 10 s); ours gets the same, so both runs last as long.
+            endings_lead = timedelta(seconds=5 + size.endings_events / 400)
+            endings: list[celery_figures.EndingRun] = []
+
+            def endings_ours() -> Figure:
+                endings.append(
+                    celery_figures.endings_ours(
+                        worker, size.endings_events, size.endings_window_s, endings_lead
+                    )
+                )
+                return celery_figures.endings_figure(endings[0])
+
             try:
                 run.figure(
                     "lag",
@@ -291,8 +310,15 @@ def main() -> None:
                         size.lag_events, size.lag_spacing_ms, timedelta(seconds=5)
                     ),
                 )
+                run.figure("endings lag", endings_ours)
             finally:
                 beat.stop()
+            # The same endings with one countdown task each: beat stopped, no wake-up pending.
+            if endings:
+                run.figure(
+                    "endings countdown",
+                    lambda: celery_figures.endings_countdown(worker, endings[0], endings_lead)[0],
+                )
 
             # 5. Discovery list again on a small table: is it flat?
             if api:
