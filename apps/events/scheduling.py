@@ -1,10 +1,11 @@
 """On time without polling: one de-duplicated wake-up task at the next moment something is due.
 
-After every sweep, and after anything that moves a due moment (a transition, a join, a date
-edit: `effects.reschedule`), `schedule_next()` computes the next due moment from the database
-(next start of a CONFIRMED event, next end of an active one, next reminder window opening) and
-enqueues `events.wake_up` with a countdown to it, capped at MAX_DELAY so that no message waits
-anywhere near the broker's visibility timeout.
+After every sweep `schedule_next()` computes the next due moment from the whole database (next
+start of a CONFIRMED event, next end of an active one, next reminder window opening); after
+anything that moves a due moment of some events (a transition, a join, a date edit:
+`effects.reschedule`) it computes theirs only (`next_due_of`), the pending wake-up covering the
+rest. Either way it enqueues `events.wake_up` with a countdown to it, capped at MAX_DELAY so
+that no message waits anywhere near the broker's visibility timeout.
 
 De-duplication: a Redis key (in the broker's database, so it disappears with the queue it
 describes; reached through kombu as Celery reaches the broker, so a `sentinel://` URL finds the

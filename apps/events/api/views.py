@@ -115,9 +115,8 @@ class EventViewSet(
 
     organizer_actions = frozenset({"partial_update", "destroy", "confirm", "cancel", "complete"})
     user_actions = frozenset({"create", "mine", "join", "leave"})
-    changing_actions = frozenset(
-        {"partial_update", "destroy", "confirm", "cancel", "complete", "join", "leave"}
-    )
+    # The actions that change one event (found first only to check the change is allowed).
+    changing_actions = organizer_actions | {"join", "leave"}
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action in self.organizer_actions:
