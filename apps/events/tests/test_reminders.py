@@ -322,6 +322,34 @@ def test_without_a_prepared_claim_the_same_emails_go_out(
     assert claim_executions() == claims_before
 
 
+@pytest.mark.django_db(transaction=True)  # the connection is closed between the two runs
+def test_the_claims_share_one_cursor_per_connection_and_a_new_connection_gets_its_own(
+    clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[object] = []
+
+    class CountedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+        def __init__(self, driver: psycopg.Connection, *args: object) -> None:  # type: ignore[type-arg]
+            opened.append(driver)
+            super().__init__(driver, *args)
+
+    monkeypatch.setattr(reminders.sending, "psycopg", SimpleNamespace(Cursor=CountedCursor))
+    monkeypatch.setattr(reminders.sending._held, "cursor", None, raising=False)
+    first = event_starting_in(timedelta(hours=1))
+    bulk_participants(first, 5)
+    assert reminders.send_due(senders=1) == 5
+    assert len(opened) == 1  # five claims, one cursor
+    # A connection Django replaced (closed after an error, CONN_MAX_AGE) is never claimed on
+    # through the old one's cursor.
+    connection.close()
+    second = event_starting_in(timedelta(hours=1))
+    bulk_participants(second, 5)
+    assert reminders.send_due(senders=1) == 5
+    assert len(opened) == 2
+    assert opened[0] is not opened[1]
+    assert len(reminded()) == 10
+
+
 @pytest.mark.django_db
 def test_a_database_error_in_the_prepared_claim_is_a_django_error(
     clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
@@ -334,6 +362,8 @@ def test_a_database_error_in_the_prepared_claim_is_a_django_error(
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(reminders.sending, "psycopg", SimpleNamespace(Cursor=LostCursor))
+    # The claim keeps one cursor per connection; this test's connection may hold one already.
+    monkeypatch.setattr(reminders.sending._held, "cursor", None, raising=False)
     with pytest.raises(OperationalError, match="server closed"):
         reminders.send_due()
     assert connection.errors_occurred  # Django will check the connection before reusing it
