@@ -197,6 +197,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     unexpected: list[str] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -214,6 +215,18 @@ class Load:
         return (
             f"{self.rate:,.0f} req/s, p50 {ms(percentile(self.latencies, 50))}, "
             f"p99 {ms(percentile(self.latencies, 99))}, 5xx {self.server_errors}"
+        )
+
+    def record(self, kind: str, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.by_kind.setdefault(kind, []).append(seconds)
+
+    def kinds(self) -> str:
+        """p50 / p99 of each kind of request, slowest p99 first."""
+        rows = sorted(self.by_kind.items(), key=lambda item: -percentile(item[1], 99))
+        return ", ".join(
+            f"{kind} {ms(percentile(times, 50))} / {ms(percentile(times, 99))}"
+            for kind, times in rows
         )
 
 
@@ -237,11 +250,11 @@ async def _user(
         try:
             response = await client.request(method, path, headers=auth, json=body)
         except httpx.TransportError as error:  # a dropped connection counts as a server error
-            load.latencies.append(time.perf_counter() - started)
+            load.record(kind, time.perf_counter() - started)
             load.statuses[DROPPED] = load.statuses.get(DROPPED, 0) + 1
             load.unexpected.append(f"{kind} {type(error).__name__}")
             return None
-        load.latencies.append(time.perf_counter() - started)
+        load.record(kind, time.perf_counter() - started)
         load.statuses[response.status_code] = load.statuses.get(response.status_code, 0) + 1
         if response.status_code != EXPECTED.get(kind, 200):
             if len(load.unexpected) < 5:
@@ -487,7 +500,8 @@ def paced(users: int, seconds: float, pause: float, ending: int, now: datetime) 
         notes=[
             "one run of each (the deployed layout first, then one Daphne), each after a warm-up; "
             "the mix of the saturation figure with a pause after every response; the worker "
-            "(wake-ups) completes the events, checked in the audit rows after each run"
+            "(wake-ups) completes the events, checked in the audit rows after each run",
+            f"p50 / p99 by request, {layout.name}: {ours.kinds()}; one Daphne: {base.kinds()}",
         ],
     )
 
