@@ -70,6 +70,8 @@ def gunicorn(workers: int, threads: int) -> Layout:
             str(workers),
             "--threads",
             str(threads),
+            "--keep-alive",  # as deploy/ runs it: longer than the client keeps a connection idle
+            "75",
             "-b",
             f"127.0.0.1:{port}",
             "core.wsgi:application",
@@ -502,6 +504,11 @@ def paced(users: int, seconds: float, pause: float, ending: int, now: datetime) 
             "the mix of the saturation figure with a pause after every response; the worker "
             "(wake-ups) completes the events, checked in the audit rows after each run",
             f"p50 / p99 by request, {layout.name}: {ours.kinds()}; one Daphne: {base.kinds()}",
+            *(
+                f"unexpected responses, {name}: {'; '.join(load.unexpected)}"
+                for name, load in loads.items()
+                if load.unexpected
+            ),
         ],
     )
 

@@ -4,11 +4,13 @@ the tools where they are installed, and their command lines run as real processe
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -261,7 +263,40 @@ def test_the_units_command_lines_start_and_log_json_to_their_files(
     for port in (overrides["DJANGO_PORT"], overrides["DJANGO_WS_PORT"]):
         response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert response.json()["status"] == "ok", response.text
+    assert_keeps_an_idle_connection(int(overrides["DJANGO_PORT"]))
     assert_websocket_opens(int(overrides["DJANGO_WS_PORT"]))
+
+
+def assert_keeps_an_idle_connection(port: int, idle: float = 3.0) -> None:
+    """A request on a keep-alive connection idle for longer than gunicorn's default keep-alive
+    (2 s) is answered: the server must not close a connection the proxy still holds (nginx keeps
+    its upstream connections 60 s and does not retry a POST sent on one that was just closed)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for pause in (idle, 0):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+            time.sleep(pause)
+    finally:
+        connection.close()
+
+
+def gunicorn_keep_alive(argv: list[str]) -> int:
+    return int(argv[argv.index("--keep-alive") + 1])
+
+
+def test_gunicorn_keeps_idle_connections_longer_than_the_proxy() -> None:
+    conf = (DEPLOY / "nginx" / "eventide.conf").read_text()
+    upstream = re.search(r"upstream eventide_http \{(.*?)\}", conf, re.S)
+    assert upstream is not None
+    proxy_idle = re.search(r"keepalive_timeout (\d+)s;", upstream.group(1))
+    assert proxy_idle is not None, "the proxy's idle timeout must be explicit"
+    (unit_line,) = values(parse_unit(SYSTEMD / "django.service"), "Service", "ExecStart")
+    compose_line = yaml.safe_load(COMPOSE.read_text())["services"]["django"]["command"]
+    for argv in (shlex.split(unit_line), compose_line):
+        assert gunicorn_keep_alive(argv) > int(proxy_idle.group(1)), argv
 
 
 COMPOSE = DEPLOY / "docker-compose.yaml"
@@ -492,4 +527,5 @@ def test_compose_commands_run_here_and_pass_their_health_checks(
     for port in (ports["8000"], ports["8001"]):
         response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert response.json()["status"] == "ok"
+    assert_keeps_an_idle_connection(ports["8000"])
     assert_websocket_opens(ports["8001"])
