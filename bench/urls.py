@@ -9,7 +9,11 @@ from rest_framework.routers import SimpleRouter
 
 from apps.events.api.serializers import EventSerializer
 from apps.events.models import Event
+from core.urls import handler400, handler500  # noqa: F401
 from core.urls import urlpatterns as production_urlpatterns
+
+# Django reads the error handlers from ROOT_URLCONF (handler400, handler500 above): without them
+# an exhausted pool was a 500 page here, not the 503 with Retry-After that production answers.
 
 CONSTANT = {"status": "ok", "results": []}
 

@@ -9,7 +9,8 @@ import httpx
 import psycopg
 import pytest
 
-from apps.events.tests.factories import EventFactory
+from apps.accounts import tokens
+from apps.events.tests.factories import EventFactory, UserFactory
 from tests.support import processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -26,6 +27,7 @@ def web_connections(conn: psycopg.Connection) -> int:
 
 def test_an_exhausted_pool_answers_503_with_retry_after_while_its_connections_are_held() -> None:
     EventFactory.create_batch(3)
+    key = tokens.issue(UserFactory.create()).key
     port = processes.free_port()
     env = processes.child_env(
         DATABASE_POOL_MAX=str(POOL_SIZE),
@@ -61,6 +63,11 @@ def test_an_exhausted_pool_answers_503_with_retry_after_while_its_connections_ar
 
             busy = httpx.get(f"{base}/api/events/", timeout=30)
             page = httpx.get(f"{base}/", timeout=30)
+            # Token auth reads the database in the view (DRF's authentication), not in a
+            # middleware: the same 503.
+            authed = httpx.get(
+                f"{base}/api/events/mine/", headers={"Authorization": f"Token {key}"}, timeout=30
+            )
             # Answered while the connections were still held: nothing was waiting for them.
             assert not any(request.done() for request in held)
             assert web_connections(observer) <= POOL_SIZE
@@ -71,6 +78,9 @@ def test_an_exhausted_pool_answers_503_with_retry_after_while_its_connections_ar
             assert busy.json() == {"detail": "The server is busy, try again shortly."}
             assert page.status_code == 503
             assert page.headers["Retry-After"] == "1"
+            assert authed.status_code == 503, authed.text[:200]
+            assert authed.headers["Retry-After"] == "1"
+            assert authed.json() == {"detail": "The server is busy, try again shortly."}
             assert [request.result().status_code for request in held] == [200] * POOL_SIZE
             assert httpx.get(f"{base}/api/events/", timeout=10).status_code == 200
             assert web_connections(observer) <= POOL_SIZE
