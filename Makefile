@@ -50,7 +50,9 @@ dev: .env install redis migrate
 	@echo
 	@# honcho gives the first process (web) PORT and must not apply .env over the caller's environment
 	@# (settings read .env themselves, below it); Ctrl-C ends honcho with 130/143: a clean stop.
-	@$(BIN)/honcho start -e /dev/null -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
+	@# Unbuffered: beat prints its banner (broker, scheduler) to a pipe here, held until it exits,
+	@# and lost when honcho has to SIGKILL a beat slow to stop.
+	@PYTHONUNBUFFERED=1 $(BIN)/honcho start -e /dev/null -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
 
 # PostgreSQL and Redis for the suite: started when installed but not running, else one line.
 test-services: install
