@@ -44,11 +44,14 @@ def many_events() -> None:
         cursor.execute("ANALYZE events_event")
 
 
-def plan(queryset: QuerySet[Event]) -> str:
-    sql, params = queryset.query.sql_with_params()
+def explain(sql: str, params: Any) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def plan(queryset: QuerySet[Event]) -> str:
+    return explain(*queryset.query.sql_with_params())
 
 
 def test_a_rare_title_search_reads_the_trigram_index(many_events: None) -> None:
@@ -117,9 +120,7 @@ def test_the_sweep_reaches_the_events_it_moves_by_key_whatever_the_statistics_gu
             moved = lifecycle.complete_ended()
         assert sorted(change.event_id for change in moved) == a_past_full_of_completed_events
         [(statement, params)] = [entry for entry in seen if "UPDATE" in entry[0]]
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN {statement}", params)
-            explained = "\n".join(row[0] for row in cursor.fetchall())
+        explained = explain(statement, params)
         transaction.set_rollback(True)
     # The joins name the table (e, event, event_1); the scan that finds the due rows does not,
     # and reading the table there is the planner's fair choice at 25 % of this table guessed due.
