@@ -196,10 +196,13 @@ def prepare_users(count: int, now: datetime) -> Users:
 @dataclass
 class Load:
     seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     unexpected: list[str] = field(default_factory=list)
-    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # seconds, by kind of request
+
+    @property
+    def latencies(self) -> list[float]:
+        return [seconds for times in self.by_kind.values() for seconds in times]
 
     @property
     def requests(self) -> int:
@@ -220,7 +223,6 @@ class Load:
         )
 
     def record(self, kind: str, seconds: float) -> None:
-        self.latencies.append(seconds)
         self.by_kind.setdefault(kind, []).append(seconds)
 
     def kinds(self) -> str:
