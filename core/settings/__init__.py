@@ -168,7 +168,8 @@ CHANNEL_LAYER_URL = verified_tls(env.str("CHANNEL_LAYER_URL", default=redis_db_u
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's, with one reader per process fanning messages out (core.channel_layer).
+        "BACKEND": "core.channel_layer.RedisChannelLayer",
         "CONFIG": {"hosts": [CHANNEL_LAYER_URL]},
     }
 }
