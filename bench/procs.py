@@ -8,9 +8,9 @@ from tests.support import processes
 from tests.support.processes import VENV_BIN, ManagedProcess
 
 
-def bench_env() -> dict[str, str]:
+def bench_env(**overrides: str) -> dict[str, str]:
     """The bench process's environment for a child: bench database, bench settings, its Redis."""
-    return processes.child_env(DJANGO_SETTINGS_MODULE="bench.settings")
+    return processes.child_env(DJANGO_SETTINGS_MODULE="bench.settings", **overrides)
 
 
 def started(proc: ManagedProcess, ready_text: str, timeout: float = 90) -> ManagedProcess:
@@ -39,9 +39,9 @@ def beat() -> ManagedProcess:
     return started(processes.beat(bench_env()), "beat: Starting")
 
 
-def daphne() -> tuple[ManagedProcess, int]:
+def daphne(**env: str) -> tuple[ManagedProcess, int]:
     port = processes.free_port()
-    proc = processes.daphne(bench_env(), port).start()
+    proc = processes.daphne(bench_env(**env), port).start()
 
     def listening() -> bool:
         if proc.proc is not None and proc.proc.poll() is not None:

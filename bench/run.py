@@ -266,12 +266,20 @@ def main() -> None:
                         ["the HTTP API (apps/events/api, issue 5) is not on this branch yet"],
                     )
                 )
-            run.figure(
-                "websocket",
-                lambda: ws.commit_to_message(
-                    ws.server(daphne, port), size.ws_clients, size.ws_transitions
-                ),
-            )
+
+            def websocket() -> Figure:
+                stock, stock_port = procs.daphne(BENCH_CHANNEL_LAYER=ws.STOCK_LAYER)
+                try:
+                    return ws.commit_to_message(
+                        ws.server(daphne, port),
+                        ws.server(stock, stock_port),
+                        size.ws_clients,
+                        size.ws_transitions,
+                    )
+                finally:
+                    stock.stop()
+
+            run.figure("websocket", websocket)
 
             # The same per process on two Daphne processes sharing the channel layer.
             def two_daphnes() -> Figure:
