@@ -128,21 +128,31 @@ def client_text(message: dict[str, Any]) -> str:
 
 
 async def _publish(layer: Any, changes: Sequence[Transition]) -> None:
-    sends = [(PUBLIC_GROUP, channel_message(message)) for message in public_messages(changes)]
+    public = [channel_message(message) for message in public_messages(changes)]
     by_group = {event_group(change.event_id): change for change in changes}
-    for group in await _watched(layer, by_group):
-        sends.append((group, channel_message(status_message(by_group[group]))))
-
+    watched = [
+        (group, channel_message(status_message(by_group[group])))
+        for group in await _watched(layer, by_group)
+    ]
     limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     async def send(group: str, message: dict[str, Any]) -> None:
         async with limit:
             await layer.group_send(group, message)
 
-    results = await asyncio.gather(*(send(g, m) for g, m in sends), return_exceptions=True)
+    async def send_public() -> None:
+        # One after the other: a client keeps the highest change id it saw to resume from, so
+        # a batch must not overtake the one before it.
+        for message in public:
+            await send(PUBLIC_GROUP, message)
+
+    results = await asyncio.gather(
+        send_public(), *(send(g, m) for g, m in watched), return_exceptions=True
+    )
     errors = [result for result in results if isinstance(result, BaseException)]
     if errors:
-        raise PushFailed(f"{len(errors)} of {len(sends)} group sends failed") from errors[0]
+        sends = len(watched) + bool(public)
+        raise PushFailed(f"{len(errors)} of {sends} group sends failed") from errors[0]
 
 
 # The 1-based positions of the keys that have members (ZCARD > 0), computed inside Redis.

@@ -170,7 +170,10 @@ CHANNEL_LAYERS = {
     "default": {
         # channels_redis's, with one reader per process fanning messages out (core.channel_layer).
         "BACKEND": "core.channel_layer.RedisChannelLayer",
-        "CONFIG": {"hosts": [CHANNEL_LAYER_URL]},
+        # Messages waiting for one process (channels_redis drops what is over it, silently to
+        # the client): a sweep of 100,000 is 200 batches for the public stream, and each watched
+        # event one more; the default of 100 lost a quarter of such a sweep. They expire in 60 s.
+        "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "capacity": 10_000},
     }
 }
 

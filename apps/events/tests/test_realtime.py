@@ -146,6 +146,29 @@ def test_a_publish_sends_nothing_to_unwatched_event_groups(
     assert sorted(sent) == sorted([realtime.PUBLIC_GROUP] * 2 + [realtime.event_group(3)])
 
 
+def test_a_sweep_of_100000_reaches_a_socket_whole(redis_db0: redis.Redis) -> None:
+    """200 batches for one process before it reads any: channels_redis's default capacity (100
+    messages waiting for a process) dropped the rest, which no client would ever have known.
+    In order, too: a client resumes from the highest change id it saw."""
+    changes = [change(i) for i in range(1, 100_001)]
+    received = publish_and_receive(
+        [realtime.PUBLIC_GROUP], lambda: realtime.publish_transitions(changes), expected=200
+    )
+    assert [c["event_id"] for b in received for c in b["changes"]] == list(range(1, 100_001))
+
+
+def test_a_sweep_reaches_every_watched_event_of_a_process(redis_db0: redis.Redis) -> None:
+    """1,000 watched events that change at once are 1,000 messages for the one process."""
+    watched = range(1, 1001)
+    received = publish_and_receive(
+        [realtime.event_group(i) for i in watched],
+        lambda: realtime.publish_transitions([change(i) for i in range(1, 2001)]),
+        expected=1000,
+    )
+    singles = sorted(m["event_id"] for m in received if m["type"] == "event.status")
+    assert singles == list(watched)
+
+
 def test_publishes_reuse_the_same_redis_connections(redis_db0: redis.Redis) -> None:
     def connections_opened() -> int:
         return int(redis_db0.info("stats")["total_connections_received"])
