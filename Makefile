@@ -38,6 +38,10 @@ migrate: install
 	@sed "s/^DJANGO_SECRET_KEY=.*/DJANGO_SECRET_KEY=dev-$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')/" .env.example > $@
 	@echo "Wrote .env (development settings: DJANGO_DEBUG=true, SQLite). make dev never overwrites it."
 
+# Emails' unsubscribe links point at the address make dev serves, unless the caller or .env set
+# SITE_URL (read when dev runs: .env may have just been written).
+dev_site_url = $(or $(SITE_URL),$(if $(shell grep -s '^SITE_URL=' .env),,http://127.0.0.1:$(PORT)))
+
 dev: .env install redis migrate
 	$(PY) manage.py setup_event_lifecycle_tasks
 	$(PY) manage.py load_demo_events
@@ -52,7 +56,7 @@ dev: .env install redis migrate
 	@# (settings read .env themselves, below it); Ctrl-C ends honcho with 130/143: a clean stop.
 	@# Unbuffered: beat prints its banner (broker, scheduler) to a pipe here, held until it exits,
 	@# and lost when honcho has to SIGKILL a beat slow to stop.
-	@PYTHONUNBUFFERED=1 $(BIN)/honcho start -e /dev/null -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
+	@PYTHONUNBUFFERED=1 $(if $(dev_site_url),SITE_URL=$(dev_site_url)) $(BIN)/honcho start -e /dev/null -p $(PORT); rc=$$?; if [ $$rc -eq 130 ] || [ $$rc -eq 143 ]; then echo "Stopped."; else exit $$rc; fi
 
 # PostgreSQL and Redis for the suite: started when installed but not running, else one line.
 test-services: install

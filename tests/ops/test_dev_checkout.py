@@ -4,6 +4,7 @@ http with styles (no https redirect, no missing static files), and `.env` is nev
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -153,6 +154,13 @@ def test_make_dev_serves_on_the_port_it_prints_and_stops_cleanly_on_ctrl_c(
         docs = httpx.get(f"http://127.0.0.1:{port}/api/docs/", timeout=5)
         assert docs.status_code == 200
         processes.wait_for(lambda: "beat: Starting" in log.read_text(), timeout=60)
+        # The demo's first reminder goes out at once (the console backend prints it): its
+        # one-click link leads to this server, not to another port's.
+        processes.wait_for(lambda: "List-Unsubscribe-Post" in log.read_text(), timeout=60)
+        link = re.search(r"List-Unsubscribe:\s+(?:[^<\n]*\|\s*)?<([^>]+)>", log.read_text())
+        assert link is not None, log.read_text()[-3000:]
+        assert link.group(1).startswith(f"http://127.0.0.1:{port}/messages/unsubscribe/")
+        assert httpx.get(link.group(1), timeout=5).status_code == 200
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         returncode = proc.wait(60)
