@@ -15,7 +15,8 @@ the wire format are channels_redis's own, unchanged: processes running either cl
 layer.
 
 The reader runs while a channel of this process is open: from `new_channel` (or a first
-`receive`) until a `receive` on it is cancelled, which is how a consumer ends. It is cancelled
+`receive`) until a `receive` on it is cancelled, which is how a consumer ends, or until
+`discard_channel` (the consumers call it as they end, whatever ended them). It is cancelled
 with the last one; a read cancelled after its pop leaves the message in the backup list, from
 which the next read restores it (channels_redis's own guarantee for a cancelled receive).
 """
@@ -79,6 +80,11 @@ class RedisChannelLayer(core.RedisChannelLayer):
             with suppress(asyncio.CancelledError):
                 await reader
         await super().close_pools()
+
+    def discard_channel(self, channel: str) -> None:
+        """The consumer of `channel` has ended. Its cancelled receive says so too, but a consumer
+        whose handler raised ends with no receive pending."""
+        self._close(channel)
 
     def _close(self, channel: str) -> None:
         self.open_channels.discard(channel)

@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.events import realtime, resume, selectors
 from apps.events.models import Event
+from core import channel_layer
 
 NOT_FOUND = 4404
 # The channel-layer messages of a push (realtime.channel_message), dispatched without a database.
@@ -34,11 +35,14 @@ class StatusForwardingConsumer(AsyncWebsocketConsumer):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Whatever ends the socket (a disconnect, a handler that raised, a cancelled task), the
-        # channel leaves its group: a stale member would be sent every push for group_expiry.
+        # channel leaves its group: a stale member would be sent every push for group_expiry;
+        # and the layer forgets it (core.channel_layer).
         try:
             await super().__call__(scope, receive, send)
         finally:
             await self.leave()
+            if isinstance(self.channel_layer, channel_layer.RedisChannelLayer):
+                self.channel_layer.discard_channel(self.channel_name)
 
     async def join(self, group: str, event_id: int | None = None) -> None:
         """Join the group, then replay what a resuming client missed (the order matters: every

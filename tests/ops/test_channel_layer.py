@@ -151,3 +151,28 @@ def test_sockets_that_leave_leave_nothing_behind() -> None:
         assert run(scenario) == (100, 0, 0, True)
     finally:
         channel_layers.backends.clear()
+
+
+def test_a_socket_whose_handler_raised_leaves_nothing_behind() -> None:
+    """A message its handler cannot take (no `text`) ends the consumer with no receive pending:
+    the consumer itself tells the layer, or the channel and the reader would stay forever."""
+    channel_layers.backends.clear()
+
+    async def scenario() -> tuple[bool, int, bool]:
+        ws = WebsocketCommunicator(application, "/ws/events/", headers=ORIGIN)
+        assert (await ws.connect())[0]
+        layer = channel_layers["default"]
+        await layer.group_send(realtime.PUBLIC_GROUP, {"type": "event.status"})
+        crashed = False
+        try:
+            await ws.receive_output(5)
+        except KeyError:
+            crashed = True
+        left = (len(layer.open_channels), layer._reader is None)
+        await layer.close_pools()
+        return (crashed, *left)
+
+    try:
+        assert run(scenario) == (True, 0, True)
+    finally:
+        channel_layers.backends.clear()
