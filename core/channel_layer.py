@@ -6,7 +6,7 @@ through whichever consumer holds a lock: each consumer waiting in `receive` wait
 and on its own buffer at once (two tasks), and when a message arrives every other consumer
 cancels its wait on the lock, a task switch or three per socket and message. A sweep's batch
 sent to 1,000 sockets was 1,000 of those dances for each message, the largest part of Daphne's
-time in delivering it (py-spy).
+time in delivering it (py-spy, stop 26).
 
 Here one reader task per process pops the list and puts each message into the buffers of the
 channels it names; a consumer's `receive` waits on its own buffer and nothing else. Sending,
@@ -62,7 +62,7 @@ class RedisChannelLayer(core.RedisChannelLayer):
         try:
             message = await buffer.get()
         except asyncio.CancelledError:
-            self._close(channel)
+            self.discard_channel(channel)
             raise
         finally:
             self.receive_count -= 1
@@ -84,9 +84,6 @@ class RedisChannelLayer(core.RedisChannelLayer):
     def discard_channel(self, channel: str) -> None:
         """The consumer of `channel` has ended. Its cancelled receive says so too, but a consumer
         whose handler raised ends with no receive pending."""
-        self._close(channel)
-
-    def _close(self, channel: str) -> None:
         self.open_channels.discard(channel)
         self.receive_buffer.pop(channel, None)
         if not self.open_channels and self._reader is not None:
