@@ -36,6 +36,16 @@ def discoverable() -> QuerySet[Event]:
     return Event.objects.filter(status__in=Event.ACTIVE_STATUSES).order_by("start_date", "id")
 
 
+# Built once and only ever cloned (`discovery`), so its own result cache stays empty: resolving
+# the count's subquery for every page was a fifth of a discovery page's Python time.
+_DISCOVERY = with_counts(discoverable())
+
+
+def discovery() -> QuerySet[Event]:
+    """The discovery list's rows: `discoverable` events with organizer and participant_count."""
+    return _DISCOVERY.all()
+
+
 def _cancelled_as_draft(event: Event | Any) -> QuerySet[EventStatusChange]:
     """The audit row of a DRAFT cancelled before it was ever confirmed.
 

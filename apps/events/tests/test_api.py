@@ -191,6 +191,26 @@ def test_discovery_filters(anon: APIClient, organizer: Any) -> None:
     assert ids(anon.get("/api/events/?status=CONFIRMED,ONGOING")) == [live.pk, jazz.pk, chess.pk]
 
 
+def test_discovery_reads_rows_and_counts_afresh_on_every_request(
+    anon: APIClient, organizer: Any, other: Any
+) -> None:
+    # The list starts from one queryset built at import (selectors.discovery): each request must
+    # still read the table as it is now, with or without filter parameters.
+    first = new_event(organizer=organizer, start_date=soon(24))
+    assert ids(anon.get("/api/events/")) == [first.pk]
+    assert ids(anon.get("/api/events/?q=Event")) == [first.pk]
+
+    second = new_event(organizer=organizer, start_date=soon(48))
+    new_participation(event=first, user=other)
+    Event.objects.filter(pk=second.pk).update(title="Renamed")
+
+    body = anon.get("/api/events/").json()
+    assert [e["id"] for e in body["results"]] == [first.pk, second.pk]
+    assert [e["participant_count"] for e in body["results"]] == [1, 0]
+    assert body["results"][1]["title"] == "Renamed"
+    assert ids(anon.get("/api/events/?q=renamed")) == [second.pk]
+
+
 def test_naive_query_datetimes_are_read_in_london(anon: APIClient, organizer: Any) -> None:
     # 09:00 UTC is 10:00 in London in July (BST).
     event = new_event(

@@ -72,6 +72,14 @@ def test_discovery_is_ordered_by_start_and_searchable_by_title(client: Client) -
     assert b"No upcoming or ongoing event matches" in client.get("/", {"q": "opera"}).content
 
 
+def test_discovery_reads_the_table_afresh_on_every_request(client: Client) -> None:
+    # Its rows start from one queryset built at import (selectors.discovery).
+    EventFactory(title="First", start_date=soon(days=1))
+    assert titles(client.get("/")) == ["First"]
+    EventFactory(title="Second", start_date=soon(days=2))
+    assert titles(client.get("/")) == ["First", "Second"]
+
+
 def test_discovery_costs_the_same_queries_for_many_events(
     client: Client, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:

@@ -47,7 +47,7 @@ def _page(request: HttpRequest, queryset: QuerySet[Event]) -> Any:
 def discovery(request: HttpRequest) -> HttpResponse:
     """Upcoming and ongoing events (never COMPLETED), searchable by title."""
     query = request.GET.get("q", "").strip()
-    events = selectors.with_counts(selectors.discoverable())
+    events = selectors.discovery()
     if query:
         events = events.filter(title__icontains=query)
     return render(request, "events/discovery.html", {"page": _page(request, events), "q": query})
