@@ -194,6 +194,21 @@ def main() -> None:
     growth_rows: list[tuple[int, int, float, float]] = []
     page_rows: dict[int, list[tuple[str, float]]] = {}
 
+    def deployed_discovery(events: int) -> None:
+        """The discovery rows again on the layout deploy/ runs for HTTP (tier.DEPLOYED)."""
+        layout = tier.CANDIDATES[tier.DEPLOYED]
+        label = layout.name.split(" (")[0] + " (deployed)"
+        measure = (size.repeat, size.http_seconds, size.http_connections, label)
+        with tier.serving([layout]) as (server,):
+            run.figure(
+                f"discovery list {label}",
+                lambda: discovery.list_vs_bare(server.port, events, *measure)[0],
+            )
+            run.figure(
+                f"discovery list vs plain DRF {label}",
+                lambda: discovery.list_vs_plain(server.port, events, *measure),
+            )
+
     # 1. The big sweep, 1M events of which 100k due (rolled back after each repetition).
     def big_sweep() -> Figure:
         figure, times = sweep.sweep_vs_raw(size.total, size.due, size.repeat, now)
@@ -254,6 +269,7 @@ def main() -> None:
                         size.total, discovery.page_latency(port, size.far_page, 30)
                     ),
                 )
+                deployed_discovery(size.total)
             else:
                 run.figures.append(
                     Figure(
@@ -354,6 +370,7 @@ def main() -> None:
                         size.http_connections,
                     ),
                 )
+                deployed_discovery(size.http_events_small)
 
                 # 6. The serving layouts under the mixed load, on that small table.
                 def layouts() -> None:
